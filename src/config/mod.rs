@@ -1,0 +1,417 @@
+//! Configuration: the file as written ([`raw`]) compiled into immutable runtime
+//! types ([`Config`]), shared as `Arc<Config>`.
+//!
+//! All validation happens in [`compile`], and every error names the file, the
+//! line and column, and the offending value, so an operator can fix a config
+//! without reading source code.
+
+pub mod raw;
+pub mod secret;
+pub mod units;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+use http::Uri;
+use rustls::pki_types::CertificateDer;
+use toml::Spanned;
+
+use crate::dc::{DataCenter, Upstream};
+use crate::route::pattern::PathPattern;
+use crate::route::{MethodSet, Route, RouteTable};
+use crate::scope::{Scope, ScopeSet};
+pub use secret::{Secret, SecretSource};
+
+/// Zoho mints at most 10 access tokens per refresh token per rolling 10 minutes.
+pub const ZOHO_TOKEN_LIMIT_PER_10MIN: u32 = 10;
+
+/// The whole runtime configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it was read from (for messages).
+    pub source: String,
+    pub server: ServerConfig,
+    pub admin: AdminConfig,
+    pub zoho: ZohoConfig,
+    pub routes: RouteTable,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub allow_remote: bool,
+    /// How long to wait for Zoho's response head.
+    pub request_timeout: Duration,
+    /// Request bodies up to this size are kept so they can be replayed once.
+    pub replay_buffer: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZohoConfig {
+    pub data_center: DataCenter,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub refresh_token: Secret,
+    /// Base URL of the accounts server (no trailing slash).
+    pub accounts_url: Uri,
+    /// Explicit API base URL; else the token's `api_domain`, else the DC's.
+    pub api_url: Option<Uri>,
+    /// Extra trusted roots on top of the bundled WebPKI roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub refresh_before_expiry: Duration,
+    pub token_requests_per_10min: u32,
+}
+
+impl ZohoConfig {
+    /// The token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/v2/token", trim_slash(&self.accounts_url))
+    }
+}
+
+/// Why a config was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// Reads and compiles a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    compile(&text, &path.display().to_string(), base)
+}
+
+/// Parses and validates config text. `name` is used in messages; relative
+/// paths in the file (`ca_file`, secret files) resolve against `base_dir`.
+pub fn compile(text: &str, name: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: name.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    Compiler {
+        text,
+        name,
+        base_dir,
+    }
+    .config(raw)
+}
+
+struct Compiler<'a> {
+    text: &'a str,
+    name: &'a str,
+    base_dir: &'a Path,
+}
+
+impl Compiler<'_> {
+    /// An error pointing at a value in the file.
+    fn at<T>(&self, span: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        let offset = span.span().start.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        ConfigError::Invalid {
+            path: self.name.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn duration(
+        &self,
+        v: &Option<Spanned<String>>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(s) => units::parse_duration(s.get_ref()).map_err(|m| self.at(s, m)),
+        }
+    }
+
+    fn url(&self, v: &Spanned<String>, what: &str) -> Result<Uri, ConfigError> {
+        let uri: Uri = v
+            .get_ref()
+            .parse()
+            .map_err(|e| self.at(v, format!("{what} {:?} is not a URL: {e}", v.get_ref())))?;
+        if uri.scheme_str() != Some("https") {
+            return Err(self.at(
+                v,
+                format!("{what} {:?} must be an https:// URL", v.get_ref()),
+            ));
+        }
+        if uri.host().is_none() {
+            return Err(self.at(v, format!("{what} {:?} has no host", v.get_ref())));
+        }
+        if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+            return Err(self.at(
+                v,
+                format!(
+                    "{what} {:?} must be a bare origin like https://host[:port]",
+                    v.get_ref()
+                ),
+            ));
+        }
+        Ok(uri)
+    }
+
+    fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {
+        Ok(Config {
+            source: self.name.to_owned(),
+            server: self.server(&raw.server)?,
+            admin: self.admin(&raw.admin)?,
+            zoho: self.zoho(raw.zoho)?,
+            routes: self.routes(raw.routes)?,
+        })
+    }
+
+    fn listen<'v>(
+        &self,
+        v: &'v Option<Spanned<String>>,
+        default: &str,
+    ) -> Result<(SocketAddr, Option<&'v Spanned<String>>), ConfigError> {
+        match v {
+            None => Ok((
+                default.parse().expect("default listen address parses"),
+                None,
+            )),
+            Some(s) => s.get_ref().parse().map(|a| (a, Some(s))).map_err(|_| {
+                self.at(
+                    s,
+                    format!("listen address {:?} is not IP:PORT", s.get_ref()),
+                )
+            }),
+        }
+    }
+
+    fn server(&self, raw: &raw::RawServer) -> Result<ServerConfig, ConfigError> {
+        let (listen, span) = self.listen(&raw.listen, "127.0.0.1:8080")?;
+        let allow_remote = raw.allow_remote.unwrap_or(false);
+        if !listen.ip().is_loopback() && !allow_remote {
+            let msg = format!(
+                "listen address {listen} is not loopback: anyone who can reach it could use your Zoho \
+                 credentials; set allow_remote = true in [server] if that is really intended"
+            );
+            return Err(match span {
+                Some(s) => self.at(s, msg),
+                None => ConfigError::Syntax {
+                    path: self.name.to_owned(),
+                    message: msg,
+                },
+            });
+        }
+        let replay_buffer = match &raw.replay_buffer {
+            None => 1 << 20,
+            Some(s) => {
+                let n = units::parse_size(s.get_ref()).map_err(|m| self.at(s, m))?;
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| *n <= 64 << 20)
+                    .ok_or_else(|| self.at(s, "replay_buffer is at most 64MiB"))?
+            }
+        };
+        Ok(ServerConfig {
+            listen,
+            allow_remote,
+            request_timeout: self.duration(&raw.request_timeout, Duration::from_secs(120))?,
+            replay_buffer,
+            shutdown_grace: self.duration(&raw.shutdown_grace, Duration::from_secs(30))?,
+        })
+    }
+
+    fn admin(&self, raw: &raw::RawAdmin) -> Result<AdminConfig, ConfigError> {
+        let (listen, _) = self.listen(&raw.listen, "127.0.0.1:9901")?;
+        Ok(AdminConfig { listen })
+    }
+
+    fn secret(&self, v: Spanned<raw::RawSecret>, what: &str) -> Result<Secret, ConfigError> {
+        let source = match v.get_ref() {
+            raw::RawSecret::Inline(s) => SecretSource::Inline(Secret::new(s.clone())),
+            raw::RawSecret::Env { env } => SecretSource::Env(env.clone()),
+            raw::RawSecret::File { file } => SecretSource::File(self.base_dir.join(file)),
+        };
+        source
+            .resolve()
+            .map_err(|e| self.at(&v, format!("{what}: {e}")))
+    }
+
+    fn zoho(&self, raw: raw::RawZoho) -> Result<ZohoConfig, ConfigError> {
+        let data_center = match &raw.data_center {
+            None => DataCenter::Us,
+            Some(s) => s.get_ref().parse().map_err(|m: String| self.at(s, m))?,
+        };
+        let client_id = raw.client_id.get_ref().trim().to_owned();
+        if client_id.is_empty() {
+            return Err(self.at(&raw.client_id, "client_id is empty"));
+        }
+        let accounts_url = match &raw.accounts_url {
+            Some(s) => self.url(s, "accounts_url")?,
+            None => data_center
+                .accounts_url()
+                .parse()
+                .expect("DC table URLs parse"),
+        };
+        let api_url = raw
+            .api_url
+            .as_ref()
+            .map(|s| self.url(s, "api_url"))
+            .transpose()?;
+        let extra_roots = match &raw.ca_file {
+            None => Vec::new(),
+            Some(s) => {
+                let path: PathBuf = self.base_dir.join(s.get_ref());
+                crate::tls::read_pem_certs(&path).map_err(|m| self.at(s, m))?
+            }
+        };
+        let token_requests_per_10min = match &raw.token_requests_per_10min {
+            None => ZOHO_TOKEN_LIMIT_PER_10MIN,
+            Some(s) if (1..=ZOHO_TOKEN_LIMIT_PER_10MIN).contains(s.get_ref()) => *s.get_ref(),
+            Some(s) => return Err(self.at(
+                s,
+                format!(
+                    "token_requests_per_10min must be between 1 and {ZOHO_TOKEN_LIMIT_PER_10MIN} \
+                         (Zoho blocks a refresh token for the rest of the window past 10)"
+                ),
+            )),
+        };
+        Ok(ZohoConfig {
+            data_center,
+            client_id,
+            client_secret: self.secret(raw.client_secret, "client_secret")?,
+            refresh_token: self.secret(raw.refresh_token, "refresh_token")?,
+            accounts_url,
+            api_url,
+            extra_roots,
+            refresh_before_expiry: self
+                .duration(&raw.refresh_before_expiry, Duration::from_secs(300))?,
+            token_requests_per_10min,
+        })
+    }
+
+    fn routes(&self, raw: Vec<raw::RawRoute>) -> Result<RouteTable, ConfigError> {
+        let mut routes = Vec::with_capacity(raw.len());
+        for (i, r) in raw.into_iter().enumerate() {
+            routes.push(self.route(i, r)?);
+        }
+        Ok(RouteTable::new(routes))
+    }
+
+    fn scope<T>(&self, span: &Spanned<T>, text: &str) -> Result<Scope, ConfigError> {
+        text.parse::<Scope>()
+            .map_err(|e| self.at(span, e.to_string()))
+    }
+
+    fn route(&self, index: usize, r: raw::RawRoute) -> Result<Route, ConfigError> {
+        let name = r.name.clone().unwrap_or_else(|| format!("routes[{index}]"));
+        let pattern: PathPattern = r
+            .path
+            .get_ref()
+            .parse()
+            .map_err(|e| self.at(&r.path, format!("route {name}: bad path pattern: {e}")))?;
+        let methods = match &r.methods {
+            None => MethodSet::default_methods(),
+            Some(list) => {
+                let mut set = MethodSet::empty();
+                for m in list {
+                    set.insert(m.get_ref())
+                        .map_err(|e| self.at(m, format!("route {name}: {e}")))?;
+                }
+                set
+            }
+        };
+        let scopes = r
+            .scopes
+            .iter()
+            .map(|s| self.scope(s, s.get_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let requires = match r.requires {
+            None => None,
+            Some(spanned) => {
+                let list: Vec<Scope> = spanned
+                    .get_ref()
+                    .clone_strings()
+                    .iter()
+                    .map(|s| self.scope(&spanned, s))
+                    .collect::<Result<_, _>>()?;
+                if list.is_empty() {
+                    return Err(
+                        self.at(&spanned, format!("route {name}: requires is an empty list"))
+                    );
+                }
+                Some(list)
+            }
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &r.headers {
+            let hn = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                self.at(v, format!("route {name}: {k:?} is not a valid header name"))
+            })?;
+            if crate::proxy::headers::is_reserved(&hn) {
+                return Err(self.at(
+                    v,
+                    format!(
+                        "route {name}: header {k:?} is set by the proxy and cannot be configured"
+                    ),
+                ));
+            }
+            let hv = HeaderValue::from_str(v.get_ref()).map_err(|_| {
+                self.at(
+                    v,
+                    format!("route {name}: header {k:?} has an invalid value"),
+                )
+            })?;
+            headers.push((hn, hv));
+        }
+        let upstream = match &r.upstream {
+            None => Upstream::Api,
+            Some(s) => s.get_ref().parse().map_err(|m: String| self.at(s, m))?,
+        };
+        Ok(Route {
+            name,
+            pattern,
+            methods,
+            scopes: ScopeSet::new(scopes),
+            requires,
+            headers,
+            upstream,
+        })
+    }
+}
+
+impl raw::OneOrMany {
+    fn clone_strings(&self) -> Vec<String> {
+        match self {
+            raw::OneOrMany::One(s) => vec![s.clone()],
+            raw::OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `https://host:port` without a trailing slash.
+pub fn trim_slash(uri: &Uri) -> String {
+    uri.to_string().trim_end_matches('/').to_owned()
+}

@@ -1,0 +1,87 @@
+//! The config file as written: serde structs, no logic.
+//!
+//! Every table denies unknown keys, so a typo is an error rather than a silently
+//! ignored setting. Values that need checking later are wrapped in
+//! [`Spanned`] so that [`super::compile`] can point at the line that is wrong.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    pub zoho: RawZoho,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
+    pub allow_remote: Option<bool>,
+    pub request_timeout: Option<Spanned<String>>,
+    pub replay_buffer: Option<Spanned<String>>,
+    pub shutdown_grace: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZoho {
+    pub data_center: Option<Spanned<String>>,
+    pub client_id: Spanned<String>,
+    pub client_secret: Spanned<RawSecret>,
+    pub refresh_token: Spanned<RawSecret>,
+    pub accounts_url: Option<Spanned<String>>,
+    pub api_url: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub refresh_before_expiry: Option<Spanned<String>>,
+    /// At most this many token requests per rolling 10 minutes (Zoho allows 10).
+    pub token_requests_per_10min: Option<Spanned<u32>>,
+}
+
+/// `"text"`, `{ env = "VAR" }` or `{ file = "/path" }`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a string, { env = \"VARIABLE\" } or { file = \"/path/to/file\" }"
+)]
+pub enum RawSecret {
+    Inline(String),
+    Env { env: String },
+    File { file: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: Option<String>,
+    pub path: Spanned<String>,
+    pub methods: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub scopes: Vec<Spanned<String>>,
+    pub requires: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub upstream: Option<Spanned<String>>,
+}
+
+/// `requires = "Scope"` or `requires = ["Scope", "Scope"]` (all needed).
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a scope string or a list of scope strings")]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}

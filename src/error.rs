@@ -1,0 +1,237 @@
+//! Errors the proxy itself answers with, and the one place that turns them
+//! into responses.
+//!
+//! The body is Zoho's CRM error envelope, so clients that already parse Zoho
+//! errors keep working; the `x-zoho-proxy-error` header tells a proxy answer
+//! apart from one that came from Zoho.
+
+use std::time::Duration;
+
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::body::{full, ProxyBody};
+use crate::canon::PathError;
+use crate::token::TokenError;
+use crate::upstream::SendError;
+
+pub const ERROR_HEADER: &str = "x-zoho-proxy-error";
+
+/// Which side of the proxy is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("only origin-form request targets are accepted (GET /crm/v8/Leads), not {0:?}")]
+    AbsoluteForm(String),
+    #[error("CONNECT is not supported: this is a reverse proxy for Zoho's APIs")]
+    Connect,
+    #[error("invalid request path: {0}")]
+    BadPath(#[from] PathError),
+    #[error("no route allows {method} {path}")]
+    NoRoute { method: String, path: String },
+    #[error("route {route} does not allow {missing}, which {method} {path} requires")]
+    ScopeNotAllowed {
+        route: String,
+        missing: String,
+        method: String,
+        path: String,
+    },
+    #[error("reading the request body failed: {0}")]
+    ClientBody(String),
+    #[error("no usable Zoho access token yet: {0}")]
+    TokenUnavailable(TokenError),
+    #[error("could not get a Zoho access token: {0}")]
+    Accounts(TokenError),
+    #[error("{0}")]
+    Upstream(SendError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<TokenError> for ProxyError {
+    fn from(e: TokenError) -> Self {
+        if e.is_waiting() || matches!(e, TokenError::Throttled { .. }) {
+            ProxyError::TokenUnavailable(e)
+        } else {
+            ProxyError::Accounts(e)
+        }
+    }
+}
+
+impl From<SendError> for ProxyError {
+    fn from(e: SendError) -> Self {
+        ProxyError::Upstream(e)
+    }
+}
+
+impl ProxyError {
+    pub fn side(&self) -> Side {
+        match self {
+            ProxyError::AbsoluteForm(_)
+            | ProxyError::Connect
+            | ProxyError::BadPath(_)
+            | ProxyError::NoRoute { .. }
+            | ProxyError::ScopeNotAllowed { .. }
+            | ProxyError::ClientBody(_) => Side::Client,
+            ProxyError::TokenUnavailable(_) | ProxyError::Accounts(_) | ProxyError::Upstream(_) => {
+                Side::Upstream
+            }
+            ProxyError::Internal(_) => Side::Internal,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::AbsoluteForm(_) | ProxyError::BadPath(_) | ProxyError::ClientBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ProxyError::Connect => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::NoRoute { .. } | ProxyError::ScopeNotAllowed { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Accounts(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::Upstream(SendError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable code, in the envelope and the header.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProxyError::AbsoluteForm(_) => "BAD_REQUEST_TARGET",
+            ProxyError::Connect => "METHOD_NOT_ALLOWED",
+            ProxyError::BadPath(_) => "INVALID_PATH",
+            ProxyError::NoRoute { .. } => "ROUTE_NOT_ALLOWED",
+            ProxyError::ScopeNotAllowed { .. } => "SCOPE_NOT_ALLOWED",
+            ProxyError::ClientBody(_) => "BAD_REQUEST_BODY",
+            ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
+            ProxyError::Accounts(_) => "ACCOUNTS_ERROR",
+            ProxyError::Upstream(SendError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
+            ProxyError::Upstream(_) => "UPSTREAM_UNREACHABLE",
+            ProxyError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    fn details(&self) -> Value {
+        let side = match self.side() {
+            Side::Client => "client",
+            Side::Upstream => "upstream",
+            Side::Internal => "internal",
+        };
+        let mut d = match self {
+            ProxyError::BadPath(e) => json!({ "reason": e.code() }),
+            ProxyError::NoRoute { method, path } => json!({ "method": method, "path": path }),
+            ProxyError::ScopeNotAllowed {
+                route,
+                missing,
+                method,
+                path,
+            } => {
+                json!({ "route": route, "required_scope": missing, "method": method, "path": path })
+            }
+            ProxyError::TokenUnavailable(e) | ProxyError::Accounts(e) => match e.zoho_code() {
+                Some(code) => json!({ "zoho_error": code }),
+                None => json!({}),
+            },
+            _ => json!({}),
+        };
+        d["side"] = Value::from(side);
+        d
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
+            _ => None,
+        }
+    }
+
+    pub fn into_response(self) -> Response<ProxyBody> {
+        error_response(
+            self.status(),
+            self.code(),
+            &self.to_string(),
+            self.details(),
+            self.retry_after(),
+        )
+    }
+}
+
+/// Builds an answer in Zoho's envelope. Every proxy-made error goes through here.
+pub fn error_response(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    details: Value,
+    retry_after: Option<Duration>,
+) -> Response<ProxyBody> {
+    let body = json!({ "code": code, "details": details, "message": message, "status": "error" });
+    let mut resp = Response::new(full(body.to_string()));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    headers.insert(ERROR_HEADER, HeaderValue::from_static(code));
+    if let Some(after) = retry_after {
+        // Round up: "retry in 0 s" invites a hot loop.
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn errors_use_zohos_envelope_and_the_proxy_header() {
+        let e = ProxyError::NoRoute {
+            method: "GET".into(),
+            path: "/crm/v2/Deals".into(),
+        };
+        assert_eq!(e.side(), Side::Client);
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(resp.headers()[ERROR_HEADER], "ROUTE_NOT_ALLOWED");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "ROUTE_NOT_ALLOWED");
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["details"]["path"], "/crm/v2/Deals");
+        assert_eq!(v["details"]["side"], "client");
+        assert!(v["message"].as_str().unwrap().contains("GET /crm/v2/Deals"));
+    }
+
+    #[test]
+    fn token_errors_split_into_waiting_503_and_failed_502() {
+        let rejected = TokenError::Rejected {
+            code: "invalid_client".into(),
+            description: None,
+        };
+        let e = ProxyError::from(rejected.clone());
+        assert_eq!(
+            (e.status(), e.code()),
+            (StatusCode::BAD_GATEWAY, "ACCOUNTS_ERROR")
+        );
+        assert!(e.to_string().contains("invalid_client"));
+        let waiting = TokenError::BackingOff {
+            last: Box::new(rejected),
+            retry_in: Duration::from_millis(1500),
+        };
+        let resp = ProxyError::from(waiting).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
+    }
+}

@@ -1,0 +1,260 @@
+//! The fake's request handling: the token endpoint and the API.
+
+use std::sync::atomic::Ordering;
+
+use bytes::{Bytes, BytesMut};
+use http::{header, Method, Request, Response, StatusCode};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde_json::json;
+
+use super::{
+    lock, ApiReply, Recorded, State, TokenReply, CLIENT_ID, CLIENT_SECRET, RECORD_BODY_LIMIT,
+    REFRESH_TOKEN,
+};
+use crate::body::{boxed, full, ProxyBody};
+
+pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
+    if req.uri().path() == "/oauth/v2/token" {
+        return token_endpoint(state, req).await;
+    }
+    let in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+    state.arrived.notify_waiters();
+    let resp = api(state, req).await;
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    resp
+}
+
+fn json_response(status: u16, body: serde_json::Value) -> Response<ProxyBody> {
+    text_response(status, "application/json;charset=UTF-8", body.to_string())
+}
+
+fn text_response(status: u16, content_type: &'static str, body: String) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    resp
+}
+
+/// Reads a whole body, keeping at most `keep` bytes; returns (length, kept).
+async fn drain(mut body: Incoming, keep: usize) -> (u64, Option<Bytes>) {
+    let mut len = 0u64;
+    let mut kept = Some(BytesMut::new());
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            len += data.len() as u64;
+            kept = kept.filter(|_| len as usize <= keep).map(|mut k| {
+                k.extend_from_slice(&data);
+                k
+            });
+        }
+    }
+    (len, kept.map(BytesMut::freeze))
+}
+
+fn form_value<'a>(form: &'a str, key: &str) -> Option<String> {
+    form.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == key).then(|| url_decode(v))
+    })
+}
+
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 2;
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
+    state.token_requests.fetch_add(1, Ordering::SeqCst);
+    if req.method() != Method::POST {
+        return json_response(405, json!({"error": "invalid_request"}));
+    }
+    // Zoho's docs show query parameters, the SDKs send a form: accept both.
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let (_, body) = drain(req.into_body(), 64 * 1024).await;
+    let body = String::from_utf8_lossy(body.as_deref().unwrap_or_default()).into_owned();
+    let param = |k: &str| form_value(&body, k).or_else(|| form_value(&query, k));
+
+    let reply = lock(&state.tokens)
+        .script
+        .pop_front()
+        .unwrap_or(TokenReply::Grant);
+    match reply {
+        TokenReply::Error(code) => return json_response(200, json!({ "error": code })),
+        TokenReply::Html500 => {
+            return text_response(
+                500,
+                "text/html",
+                "<html><body><h1>500 Internal Server Error</h1></body></html>".into(),
+            )
+        }
+        TokenReply::Throttle => {
+            return json_response(
+                200,
+                json!({"error_description": "You have made too many requests continuously. Please try again after some time.", "error": "Access Denied", "status": "failure"}),
+            )
+        }
+        TokenReply::Slow(d) => tokio::time::sleep(d).await,
+        TokenReply::Grant => {}
+    }
+    if param("client_id").as_deref() != Some(CLIENT_ID)
+        || param("client_secret").as_deref() != Some(CLIENT_SECRET)
+    {
+        return json_response(200, json!({ "error": "invalid_client" }));
+    }
+    if param("grant_type").as_deref() != Some("refresh_token")
+        || param("refresh_token").as_deref() != Some(REFRESH_TOKEN)
+    {
+        return json_response(200, json!({ "error": "invalid_code" }));
+    }
+    let mut tokens = lock(&state.tokens);
+    tokens.minted += 1;
+    let token = format!("1000.fakeaccess{:04}.{:016x}", tokens.minted, rand_u64());
+    tokens.valid.insert(token.clone());
+    let mut answer = json!({
+        "access_token": token,
+        "api_domain": state.url,
+        "token_type": "Bearer",
+        "expires_in": tokens.lifetime_secs,
+    });
+    if let Some(scope) = &tokens.scope {
+        answer["scope"] = json!(scope);
+    }
+    json_response(200, answer)
+}
+
+/// Not cryptographic: only makes fake tokens differ between runs.
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish()
+}
+
+async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (parts, body) = req.into_parts();
+    let (body_len, body) = drain(body, RECORD_BODY_LIMIT).await;
+    let recorded = Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        version: parts.version,
+        headers: parts.headers.clone(),
+        body_len,
+        body,
+    };
+    lock(&state.recorded).push(recorded.clone());
+
+    let scripted = lock(&state.api_script).pop_front();
+    if let Some(ApiReply { delay, response }) = scripted {
+        tokio::time::sleep(delay).await;
+        if let Some((status, headers, body)) = response {
+            let mut resp = text_response(status, "application/json;charset=UTF-8", body);
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    header::HeaderName::from_bytes(k.as_bytes()),
+                    header::HeaderValue::from_str(&v),
+                ) {
+                    resp.headers_mut().insert(k, v);
+                }
+            }
+            return resp;
+        }
+    }
+
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Zoho-oauthtoken "));
+    let valid = token.is_some_and(|t| lock(&state.tokens).valid.contains(t));
+    if !valid {
+        return json_response(
+            401,
+            json!({"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}),
+        );
+    }
+
+    if let Some(n) = recorded
+        .query
+        .as_deref()
+        .and_then(|q| form_value(q, "fake_bytes"))
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        return download(n);
+    }
+    json_response(
+        200,
+        json!({
+            "data": [{"id": "4876876000000333001", "Last_Name": "Lovelace", "First_Name": "Ada", "Company": "Fake Zoho"}],
+            "info": {"per_page": 200, "count": 1, "page": 1, "more_records": false},
+            "echo": {"method": recorded.method, "path": recorded.path, "query": recorded.query, "body_bytes": body_len},
+        }),
+    )
+}
+
+/// A streamed body of `n` bytes, generated chunk by chunk.
+fn download(n: u64) -> Response<ProxyBody> {
+    let mut resp = Response::new(boxed(Generated {
+        left: n,
+        chunk: Bytes::from(vec![b'z'; 64 * 1024]),
+    }));
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, header::HeaderValue::from(n));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    resp
+}
+
+struct Generated {
+    left: u64,
+    chunk: Bytes,
+}
+
+impl http_body::Body for Generated {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let len = (self.chunk.len() as u64).min(self.left) as usize;
+        self.left -= len as u64;
+        std::task::Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..len)))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.left)
+    }
+}

@@ -1,0 +1,272 @@
+//! An in-process fake Zoho: the accounts token endpoint and the API, over real
+//! TLS (a throwaway CA made at start), on an ephemeral loopback port.
+//!
+//! It serves `zoho-proxy demo` and the integration tests. It behaves like
+//! Zoho where the proxy depends on it (tokens expire and can be revoked, a
+//! bad token gets 401 `INVALID_TOKEN`, token errors come back as HTTP 200
+//! with `error`), records every API request that reached it, and can be
+//! scripted: [`FakeZoho::script_api`] and [`FakeZoho::script_token`] queue
+//! answers that are used, in order, before the default behaviour resumes.
+
+mod handlers;
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::CertificateDer;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
+
+use crate::tls::{TestCa, TlsError};
+
+/// The credentials the fake accepts.
+pub const CLIENT_ID: &str = "1000.FAKECLIENTID0000000000000000";
+pub const CLIENT_SECRET: &str = "fake-client-secret-do-not-use";
+pub const REFRESH_TOKEN: &str = "1000.fakerefreshtoken.0000000000";
+
+/// Bodies up to this size are kept in [`Recorded::body`].
+const RECORD_BODY_LIMIT: usize = 1 << 20;
+
+/// A scripted answer of the token endpoint.
+#[derive(Debug, Clone)]
+pub enum TokenReply {
+    /// Mint a token (the default).
+    Grant,
+    /// HTTP 200 with `{"error": code}`, as Zoho does.
+    Error(String),
+    /// An HTML error page with HTTP 500.
+    Html500,
+    /// Zoho's throttle answer ("Access Denied").
+    Throttle,
+    /// Wait, then mint a token.
+    Slow(Duration),
+}
+
+/// A scripted answer of the API.
+#[derive(Debug, Clone)]
+pub struct ApiReply {
+    pub delay: Duration,
+    /// `None`: after the delay, behave as usual.
+    pub response: Option<(u16, Vec<(String, String)>, String)>,
+}
+
+impl ApiReply {
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
+        ApiReply {
+            delay: Duration::ZERO,
+            response: Some((status, vec![], body.into())),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        if let Some((_, headers, _)) = &mut self.response {
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
+    /// Answer normally, but only after `delay`.
+    pub fn slow(delay: Duration) -> Self {
+        ApiReply {
+            delay,
+            response: None,
+        }
+    }
+
+    /// Zoho's answer to an expired or evicted token.
+    pub fn invalid_token() -> Self {
+        Self::status(
+            401,
+            r#"{"code":"INVALID_TOKEN","details":{},"message":"invalid oauth token","status":"error"}"#,
+        )
+    }
+}
+
+/// One API request as it reached the fake.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body_len: u64,
+    /// The body, when it was at most 1 MiB.
+    pub body: Option<Bytes>,
+}
+
+#[derive(Default)]
+struct Tokens {
+    valid: HashSet<String>,
+    minted: u64,
+    lifetime_secs: u64,
+    scope: Option<String>,
+    script: VecDeque<TokenReply>,
+}
+
+struct State {
+    url: String,
+    tokens: Mutex<Tokens>,
+    token_requests: AtomicUsize,
+    api_script: Mutex<VecDeque<ApiReply>>,
+    recorded: Mutex<Vec<Recorded>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    arrived: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not wedge the fake for the others.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running fake Zoho. Dropping it stops the server.
+pub struct FakeZoho {
+    addr: SocketAddr,
+    ca: TestCa,
+    state: Arc<State>,
+    _stop: watch::Sender<bool>,
+}
+
+impl FakeZoho {
+    /// Starts on `127.0.0.1:0`, speaking HTTP/1.1 and HTTP/2 over TLS.
+    pub async fn start() -> Result<FakeZoho, TlsError> {
+        let ca = TestCa::generate()?;
+        let tls = Arc::new(ca.server_config(&[b"h2", b"http/1.1"])?);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| TlsError::Setup(e.to_string()))?;
+        let state = Arc::new(State {
+            url: format!("https://localhost:{}", addr.port()),
+            tokens: Mutex::new(Tokens {
+                lifetime_secs: 3600,
+                ..Tokens::default()
+            }),
+            token_requests: AtomicUsize::new(0),
+            api_script: Mutex::new(VecDeque::new()),
+            recorded: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            arrived: Notify::new(),
+        });
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(tls),
+            state.clone(),
+            stopped,
+        ));
+        Ok(FakeZoho {
+            addr,
+            ca,
+            state,
+            _stop: stop,
+        })
+    }
+
+    /// `https://localhost:PORT`: both the accounts server and the API.
+    pub fn url(&self) -> &str {
+        &self.state.url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The CA that signed the fake's certificate: trust this, nothing else.
+    pub fn ca_cert(&self) -> CertificateDer<'static> {
+        self.ca.ca_cert.clone()
+    }
+
+    pub fn ca_pem(&self) -> &str {
+        &self.ca.ca_pem
+    }
+
+    /// API requests that reached the fake, oldest first.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.state.recorded).clone()
+    }
+
+    /// How many times the token endpoint was called.
+    pub fn token_requests(&self) -> usize {
+        self.state.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// The most API requests that were in progress at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn script_api(&self, reply: ApiReply) {
+        lock(&self.state.api_script).push_back(reply);
+    }
+
+    pub fn script_token(&self, reply: TokenReply) {
+        lock(&self.state.tokens).script.push_back(reply);
+    }
+
+    /// Lifetime of tokens minted from now on.
+    pub fn set_token_lifetime(&self, secs: u64) {
+        lock(&self.state.tokens).lifetime_secs = secs;
+    }
+
+    /// The `scope` field of token answers from now on.
+    pub fn set_granted_scope(&self, scope: Option<&str>) {
+        lock(&self.state.tokens).scope = scope.map(str::to_owned);
+    }
+
+    /// Invalidates every access token minted so far (as Zoho does when the
+    /// 16th token evicts the oldest, or a token is revoked).
+    pub fn revoke_tokens(&self) {
+        lock(&self.state.tokens).valid.clear();
+    }
+
+    /// A future that resolves at the next arrival; create it before the
+    /// request is sent so the notification cannot be missed.
+    pub fn arrival(&self) -> impl std::future::Future<Output = ()> + '_ {
+        let notified = self.state.arrived.notified();
+        async move { notified.await }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    state: Arc<State>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(_) => continue,
+            },
+            _ = stopped.changed() => return,
+        };
+        let tls = tls.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = tls.accept(tcp).await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, std::convert::Infallible>(handlers::handle(&state, req).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

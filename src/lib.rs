@@ -1,0 +1,29 @@
+//! zoho-proxy: an authenticating reverse proxy in front of Zoho's APIs.
+//!
+//! Plain HTTP comes in from legacy applications, curl and sidecars; a request
+//! is forwarded only if a configured route allows it (least privilege in Zoho
+//! scopes, matched on a canonical path), with a fresh OAuth access token
+//! attached, to the right data centre, streaming both ways.
+//!
+//! Map of the crate:
+//! - [`config`]: the file as written ([`config::raw`]) compiled into runtime types.
+//! - [`canon`], [`route`], [`scope`]: what a request is and whether it is allowed.
+//! - [`token`]: the access token, kept fresh within Zoho's minting limits.
+//! - [`proxy`]: the request pipeline; [`error`]: the answers it makes itself.
+//! - [`server`]: listeners, admin endpoints, graceful shutdown.
+//! - [`fake`]: an in-process fake Zoho (accounts + API over TLS) for `demo` and tests.
+
+pub mod body;
+pub mod canon;
+pub mod commands;
+pub mod config;
+pub mod dc;
+pub mod error;
+pub mod fake;
+pub mod proxy;
+pub mod route;
+pub mod scope;
+pub mod server;
+pub mod tls;
+pub mod token;
+pub mod upstream;

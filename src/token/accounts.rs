@@ -1,0 +1,266 @@
+//! The call to Zoho's accounts server that turns the refresh token into an
+//! access token, and the parsing of its answer.
+//!
+//! Zoho answers errors with HTTP 200 and an `error` field, sometimes with an
+//! HTML page or a 5xx: anything without `access_token` is a failure, and the
+//! failure keeps Zoho's error code (`invalid_client`, `invalid_code`, ...).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use http::{header, Method, Request};
+use http_body_util::{BodyExt, Limited};
+use serde::Deserialize;
+
+use super::{TokenError, TokenGrant};
+use crate::body::full;
+use crate::config::{Secret, ZohoConfig};
+use crate::upstream::{SendError, UpstreamClient};
+
+/// The largest accounts answer we read (a token answer is a few hundred bytes).
+const MAX_ANSWER: usize = 64 * 1024;
+const ACCOUNTS_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Something that can mint access tokens. The real one is [`AccountsClient`];
+/// the token manager's unit tests script their own.
+pub trait TokenSource: Send + Sync + 'static {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<TokenGrant, TokenError>> + Send + '_>>;
+}
+
+/// Mints access tokens from a refresh token at `{accounts}/oauth/v2/token`.
+pub struct AccountsClient {
+    client: UpstreamClient,
+    token_url: String,
+    client_id: String,
+    client_secret: Secret,
+    refresh_token: Secret,
+}
+
+impl AccountsClient {
+    pub fn new(client: UpstreamClient, zoho: &ZohoConfig) -> Self {
+        AccountsClient {
+            client,
+            token_url: zoho.token_url(),
+            client_id: zoho.client_id.clone(),
+            client_secret: zoho.client_secret.clone(),
+            refresh_token: zoho.refresh_token.clone(),
+        }
+    }
+
+    /// POSTs a form to the token endpoint and parses the answer. Also used by
+    /// `exchange-code` style grants.
+    pub async fn post_form(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, TokenError> {
+        let body = form_encode(form);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(&self.token_url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .body(full(body))
+            .map_err(|e| TokenError::Transport(e.to_string()))?;
+        let resp = self
+            .client
+            .send(req, ACCOUNTS_TIMEOUT)
+            .await
+            .map_err(|e| match e {
+                SendError::Timeout { .. } => TokenError::Transport(e.to_string()),
+                other => TokenError::Transport(other.to_string()),
+            })?;
+        let status = resp.status().as_u16();
+        let bytes = Limited::new(resp.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| TokenError::Transport(format!("reading the accounts answer: {e}")))?
+            .to_bytes();
+        parse_answer(status, &bytes)
+    }
+}
+
+impl TokenSource for AccountsClient {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<TokenGrant, TokenError>> + Send + '_>> {
+        Box::pin(async move {
+            let answer = self
+                .post_form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &self.client_id),
+                    ("client_secret", self.client_secret.expose()),
+                    ("refresh_token", self.refresh_token.expose()),
+                ])
+                .await?;
+            Ok(answer.grant)
+        })
+    }
+}
+
+/// A successful token answer.
+#[derive(Debug)]
+pub struct TokenAnswer {
+    pub grant: TokenGrant,
+    /// Only present when a grant code was exchanged.
+    pub refresh_token: Option<Secret>,
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    api_domain: Option<String>,
+    expires_in: Option<u64>,
+    expires_in_sec: Option<u64>,
+    scope: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Interprets the accounts server's answer, whatever its status.
+pub fn parse_answer(status: u16, body: &[u8]) -> Result<TokenAnswer, TokenError> {
+    let wire: Wire = match serde_json::from_slice(body) {
+        Ok(w) => w,
+        Err(_) if !(200..300).contains(&status) => return Err(TokenError::BadStatus { status }),
+        Err(e) => return Err(TokenError::Malformed(format!("not JSON ({e})"))),
+    };
+    if let Some(token) = wire.access_token.filter(|t| !t.is_empty()) {
+        // Old answers carry `expires_in_sec`; then `expires_in` is milliseconds.
+        let secs = wire.expires_in_sec.or(wire.expires_in).unwrap_or(3600);
+        return Ok(TokenAnswer {
+            grant: TokenGrant {
+                access_token: Secret::new(token),
+                expires_in: Duration::from_secs(secs),
+                api_domain: wire.api_domain,
+                scope: wire.scope,
+            },
+            refresh_token: wire.refresh_token.map(Secret::new),
+        });
+    }
+    let code = wire.error.unwrap_or_default();
+    let description = wire.error_description;
+    let throttled = code.eq_ignore_ascii_case("Access Denied")
+        || description.as_deref().is_some_and(|d| {
+            let d = d.to_ascii_lowercase();
+            d.contains("too many requests") || d.contains("throttle")
+        });
+    if throttled {
+        return Err(TokenError::Throttled { description });
+    }
+    if code.is_empty() {
+        if !(200..300).contains(&status) {
+            return Err(TokenError::BadStatus { status });
+        }
+        return Err(TokenError::Malformed("no access_token and no error".into()));
+    }
+    Err(TokenError::Rejected { code, description })
+}
+
+/// `application/x-www-form-urlencoded` encoding.
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    fn enc(out: &mut String, s: &str) {
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    out.push(b as char)
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        enc(&mut out, k);
+        out.push('=');
+        enc(&mut out, v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_good_answer_becomes_a_grant() {
+        let a = parse_answer(
+            200,
+            br#"{"access_token":"1000.abc","api_domain":"https://www.zohoapis.eu","token_type":"Bearer","expires_in":3600,"scope":"ZohoCRM.modules.ALL"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.grant.access_token.expose(), "1000.abc");
+        assert_eq!(a.grant.expires_in, Duration::from_secs(3600));
+        assert_eq!(
+            a.grant.api_domain.as_deref(),
+            Some("https://www.zohoapis.eu")
+        );
+        assert_eq!(a.grant.scope.as_deref(), Some("ZohoCRM.modules.ALL"));
+        assert!(a.refresh_token.is_none());
+    }
+
+    #[test]
+    fn expires_in_sec_wins_over_milliseconds() {
+        let a = parse_answer(
+            200,
+            br#"{"access_token":"t","expires_in":3600000,"expires_in_sec":3600}"#,
+        )
+        .unwrap();
+        assert_eq!(a.grant.expires_in, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn errors_with_http_200_are_failures_that_keep_zohos_code() {
+        let e = parse_answer(200, br#"{"error":"invalid_client"}"#).unwrap_err();
+        assert!(
+            matches!(&e, TokenError::Rejected { code, .. } if code == "invalid_client"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("invalid_client"));
+        let e = parse_answer(200, br#"{"error":"invalid_code"}"#).unwrap_err();
+        assert!(e.to_string().contains("invalid_code"), "{e}");
+    }
+
+    #[test]
+    fn throttling_is_recognised_in_both_spellings() {
+        let e = parse_answer(
+            200,
+            br#"{"error_description":"You have made too many requests continuously. Please try again after some time.","error":"Access Denied","status":"failure"}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, TokenError::Throttled { .. }), "{e:?}");
+        let e = parse_answer(
+            400,
+            br#"{"error":"x","error_description":"Token creation throttle limit reached"}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, TokenError::Throttled { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn html_and_garbage_are_failures_not_panics() {
+        assert!(matches!(
+            parse_answer(500, b"<html><body>Internal error</body></html>"),
+            Err(TokenError::BadStatus { status: 500 })
+        ));
+        assert!(matches!(
+            parse_answer(200, b"<html>"),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_answer(200, b"{}"),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_answer(200, br#"{"access_token":""}"#),
+            Err(TokenError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn form_encoding_escapes_reserved_bytes() {
+        assert_eq!(
+            form_encode(&[("a", "1.0 x&y=z/é")]),
+            "a=1.0+x%26y%3Dz%2F%C3%A9"
+        );
+    }
+}

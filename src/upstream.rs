@@ -1,0 +1,101 @@
+//! The pooled TLS client used for every call to Zoho (API and accounts).
+//!
+//! HTTP/1.1 and HTTP/2 are negotiated with ALPN; only `https` is allowed; the
+//! client never follows redirects (hyper has no redirect logic).
+
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+
+use crate::body::ProxyBody;
+use crate::tls::{client_config, TlsError};
+
+/// How a call to Zoho failed before a response head arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Never reached Zoho: DNS, TCP connect or TLS handshake failed. Safe to
+    /// retry any method.
+    #[error("cannot connect to {host}: {reason}")]
+    Connect { host: String, reason: String },
+    /// The request may have reached Zoho (connection reset mid-exchange, ...).
+    #[error("connection to {host} failed: {reason}")]
+    Exchange { host: String, reason: String },
+    #[error("{host} did not answer within {}s", .after.as_secs_f32())]
+    Timeout { host: String, after: Duration },
+}
+
+#[derive(Clone)]
+pub struct UpstreamClient {
+    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+}
+
+impl UpstreamClient {
+    pub fn new(extra_roots: &[CertificateDer<'static>]) -> Result<Self, TlsError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(client_config(extra_roots)?)
+            .https_only()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(64)
+            .build(https);
+        Ok(UpstreamClient { client })
+    }
+
+    /// Sends a request (absolute URI) and waits at most `timeout` for the
+    /// response head. The body then streams without a deadline.
+    pub async fn send(
+        &self,
+        req: Request<ProxyBody>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, SendError> {
+        let host = req
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        match tokio::time::timeout(timeout, self.client.request(req)).await {
+            Err(_) => Err(SendError::Timeout {
+                host,
+                after: timeout,
+            }),
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => {
+                let reason = error_chain(&e);
+                if e.is_connect() {
+                    Err(SendError::Connect { host, reason })
+                } else {
+                    Err(SendError::Exchange { host, reason })
+                }
+            }
+        }
+    }
+}
+
+/// An error and its causes, one line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::{self, Config, ConfigError};
-use crate::fake::{self, FakeZoho};
+use crate::fake::FakeZoho;
 use crate::server::{self, Running};
 
 /// The effective settings of a config, as `check` prints them.
@@ -88,25 +88,8 @@ pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
     ))
 }
 
-/// The config `demo` runs: reading Leads and full access to Contacts,
-/// against the fake Zoho at `fake_url`.
-pub fn demo_config_toml(fake_url: &str, listen: SocketAddr) -> String {
-    format!(
-        r#"[server]
-listen = "{listen}"
-
-[admin]
-listen = "127.0.0.1:0"
-
-[zoho]
-data_center = "us"
-client_id = "{id}"
-client_secret = "{secret}"
-refresh_token = "{refresh}"
-accounts_url = "{fake_url}"
-api_url = "{fake_url}"
-
-[[routes]]
+/// What `demo` allows: reading Leads, and full access to Contacts.
+pub const DEMO_ROUTES: &str = r#"[[routes]]
 name = "leads-read"
 path = "/crm/v*/Leads/**"
 methods = ["GET"]
@@ -117,12 +100,7 @@ requires = "ZohoCRM.modules.leads.READ"
 name = "contacts"
 path = "/crm/v*/Contacts/**"
 scopes = ["ZohoCRM.modules.contacts.ALL"]
-"#,
-        id = fake::CLIENT_ID,
-        secret = fake::CLIENT_SECRET,
-        refresh = fake::REFRESH_TOKEN,
-    )
-}
+"#;
 
 /// A running demo: the fake Zoho and the proxy in front of it.
 pub struct Demo {
@@ -133,7 +111,7 @@ pub struct Demo {
 /// Starts the fake Zoho and a proxy on `listen` that trusts only the fake's CA.
 pub async fn start_demo(listen: SocketAddr) -> Result<Demo, String> {
     let fake = FakeZoho::start().await.map_err(|e| e.to_string())?;
-    let text = demo_config_toml(fake.url(), listen);
+    let text = fake.proxy_config(&listen.to_string(), "", "", DEMO_ROUTES);
     let mut config = config::compile(&text, "demo config", Path::new("."))
         .map_err(|e: ConfigError| e.to_string())?;
     config.zoho.extra_roots = vec![fake.ca_cert()];

@@ -44,8 +44,10 @@ pub enum ProxyError {
     },
     #[error("reading the request body failed: {0}")]
     ClientBody(String),
+    /// Zoho's token-minting limit: 503, try again later.
     #[error("no usable Zoho access token yet: {0}")]
     TokenUnavailable(TokenError),
+    /// The accounts server failed or refused: 502, naming Zoho's error.
     #[error("could not get a Zoho access token: {0}")]
     Accounts(TokenError),
     #[error("{0}")]
@@ -56,7 +58,7 @@ pub enum ProxyError {
 
 impl From<TokenError> for ProxyError {
     fn from(e: TokenError) -> Self {
-        if e.is_waiting() || matches!(e, TokenError::Throttled { .. }) {
+        if e.is_rate_limited() {
             ProxyError::TokenUnavailable(e)
         } else {
             ProxyError::Accounts(e)
@@ -150,6 +152,7 @@ impl ProxyError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
+            ProxyError::Accounts(e) => e.retry_in(),
             _ => None,
         }
     }
@@ -215,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn token_errors_split_into_waiting_503_and_failed_502() {
+    fn token_errors_split_into_rate_limited_503_and_failed_502() {
         let rejected = TokenError::Rejected {
             code: "invalid_client".into(),
             description: None,
@@ -226,12 +229,26 @@ mod tests {
             (StatusCode::BAD_GATEWAY, "ACCOUNTS_ERROR")
         );
         assert!(e.to_string().contains("invalid_client"));
+        // Still backing off from that failure: still Zoho's error, with a hint when to come back.
         let waiting = TokenError::BackingOff {
             last: Box::new(rejected),
             retry_in: Duration::from_millis(1500),
         };
         let resp = ProxyError::from(waiting).into_response();
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
+        let throttled = TokenError::BackingOff {
+            last: Box::new(TokenError::Throttled { description: None }),
+            retry_in: Duration::from_secs(599),
+        };
+        let resp = ProxyError::from(throttled).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[ERROR_HEADER], "TOKEN_UNAVAILABLE");
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "599");
+        let budget = ProxyError::from(TokenError::BudgetExhausted {
+            limit: 10,
+            retry_in: Duration::from_secs(30),
+        });
+        assert_eq!(budget.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

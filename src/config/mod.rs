@@ -290,13 +290,15 @@ impl Compiler<'_> {
         let token_requests_per_10min = match &raw.token_requests_per_10min {
             None => ZOHO_TOKEN_LIMIT_PER_10MIN,
             Some(s) if (1..=ZOHO_TOKEN_LIMIT_PER_10MIN).contains(s.get_ref()) => *s.get_ref(),
-            Some(s) => return Err(self.at(
-                s,
-                format!(
+            Some(s) => {
+                return Err(self.at(
+                    s,
+                    format!(
                     "token_requests_per_10min must be between 1 and {ZOHO_TOKEN_LIMIT_PER_10MIN} \
                          (Zoho blocks a refresh token for the rest of the window past 10)"
                 ),
-            )),
+                ))
+            }
         };
         Ok(ZohoConfig {
             data_center,
@@ -415,3 +417,6 @@ impl raw::OneOrMany {
 pub fn trim_slash(uri: &Uri) -> String {
     uri.to_string().trim_end_matches('/').to_owned()
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,8 +10,8 @@ use hyper::body::Incoming;
 use serde_json::json;
 
 use super::{
-    lock, ApiReply, Recorded, State, TokenReply, CLIENT_ID, CLIENT_SECRET, RECORD_BODY_LIMIT,
-    REFRESH_TOKEN,
+    lock, ApiReply, Canned, Recorded, State, TokenReply, CLIENT_ID, CLIENT_SECRET,
+    RECORD_BODY_LIMIT, REFRESH_TOKEN,
 };
 use crate::body::{boxed, full, ProxyBody};
 
@@ -57,7 +57,7 @@ async fn drain(mut body: Incoming, keep: usize) -> (u64, Option<Bytes>) {
     (len, kept.map(BytesMut::freeze))
 }
 
-fn form_value<'a>(form: &'a str, key: &str) -> Option<String> {
+fn form_value(form: &str, key: &str) -> Option<String> {
     form.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
         (k == key).then(|| url_decode(v))
@@ -163,6 +163,13 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
+        authority: parts.uri.authority().map(|a| a.to_string()).or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        }),
         version: parts.version,
         headers: parts.headers.clone(),
         body_len,
@@ -173,7 +180,12 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
     let scripted = lock(&state.api_script).pop_front();
     if let Some(ApiReply { delay, response }) = scripted {
         tokio::time::sleep(delay).await;
-        if let Some((status, headers, body)) = response {
+        if let Some(Canned {
+            status,
+            headers,
+            body,
+        }) = response
+        {
             let mut resp = text_response(status, "application/json;charset=UTF-8", body);
             for (k, v) in headers {
                 if let (Ok(k), Ok(v)) = (

@@ -55,20 +55,32 @@ pub enum TokenReply {
 pub struct ApiReply {
     pub delay: Duration,
     /// `None`: after the delay, behave as usual.
-    pub response: Option<(u16, Vec<(String, String)>, String)>,
+    pub response: Option<Canned>,
+}
+
+/// A fixed answer: status, extra headers, JSON body.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl ApiReply {
     pub fn status(status: u16, body: impl Into<String>) -> Self {
         ApiReply {
             delay: Duration::ZERO,
-            response: Some((status, vec![], body.into())),
+            response: Some(Canned {
+                status,
+                headers: vec![],
+                body: body.into(),
+            }),
         }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        if let Some((_, headers, _)) = &mut self.response {
-            headers.push((name.to_owned(), value.to_owned()));
+        if let Some(canned) = &mut self.response {
+            canned.headers.push((name.to_owned(), value.to_owned()));
         }
         self
     }
@@ -96,6 +108,8 @@ pub struct Recorded {
     pub method: String,
     pub path: String,
     pub query: Option<String>,
+    /// The host the request was addressed to (`:authority` in HTTP/2, else `Host`).
+    pub authority: Option<String>,
     pub version: http::Version,
     pub headers: HeaderMap,
     pub body_len: u64,
@@ -232,11 +246,23 @@ impl FakeZoho {
         lock(&self.state.tokens).valid.clear();
     }
 
+    /// A proxy config (TOML) whose accounts and API servers are this fake,
+    /// with the fake's credentials. `server` and `zoho` are extra lines for
+    /// those tables; `routes` are `[[routes]]` tables. Trusting the fake's CA
+    /// is the caller's job (`ca_file`, or `extra_roots` after compiling).
+    pub fn proxy_config(&self, listen: &str, server: &str, zoho: &str, routes: &str) -> String {
+        format!(
+            "[server]\nlisten = \"{listen}\"\n{server}\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+             [zoho]\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
+             refresh_token = \"{REFRESH_TOKEN}\"\naccounts_url = \"{url}\"\napi_url = \"{url}\"\n{zoho}\n\n{routes}\n",
+            url = self.url()
+        )
+    }
+
     /// A future that resolves at the next arrival; create it before the
     /// request is sent so the notification cannot be missed.
-    pub fn arrival(&self) -> impl std::future::Future<Output = ()> + '_ {
-        let notified = self.state.arrived.notified();
-        async move { notified.await }
+    pub fn arrival(&self) -> tokio::sync::futures::Notified<'_> {
+        self.state.arrived.notified()
     }
 }
 

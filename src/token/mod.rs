@@ -111,13 +111,14 @@ fn describe(d: &Option<String>) -> String {
 }
 
 impl TokenError {
-    /// True when this request did not even try the accounts server, because
-    /// an earlier failure or the budget says to wait.
-    pub fn is_waiting(&self) -> bool {
-        matches!(
-            self,
-            TokenError::BackingOff { .. } | TokenError::BudgetExhausted { .. }
-        )
+    /// True when Zoho's token-minting limit (or our local budget for it) is
+    /// why there is no token: nothing is wrong, there is just none to be had yet.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            TokenError::Throttled { .. } | TokenError::BudgetExhausted { .. } => true,
+            TokenError::BackingOff { last, .. } => last.is_rate_limited(),
+            _ => false,
+        }
     }
 
     /// How long until a new attempt makes sense, when known.

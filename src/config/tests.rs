@@ -1,0 +1,189 @@
+use super::*;
+
+const ZOHO: &str = r#"
+[zoho]
+client_id = "1000.ABC"
+client_secret = "s"
+refresh_token = "r"
+"#;
+
+fn compile_str(text: &str) -> Result<Config, ConfigError> {
+    compile(text, "test.toml", Path::new("."))
+}
+
+fn err(text: &str) -> String {
+    compile_str(text)
+        .expect_err("config must be refused")
+        .to_string()
+}
+
+#[test]
+fn a_minimal_config_gets_safe_defaults() {
+    let c = compile_str(ZOHO).unwrap();
+    assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.admin.listen.to_string(), "127.0.0.1:9901");
+    assert_eq!(c.server.request_timeout, Duration::from_secs(120));
+    assert_eq!(c.server.replay_buffer, 1 << 20);
+    assert_eq!(c.server.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(c.zoho.data_center, DataCenter::Us);
+    assert_eq!(
+        c.zoho.token_url(),
+        "https://accounts.zoho.com/oauth/v2/token"
+    );
+    assert_eq!(c.zoho.refresh_before_expiry, Duration::from_secs(300));
+    assert_eq!(c.zoho.token_requests_per_10min, 10);
+    assert!(c.routes.is_empty(), "no routes: everything is refused");
+}
+
+#[test]
+fn the_example_file_is_valid() {
+    std::env::set_var("ZOHO_CLIENT_SECRET", "example-secret");
+    std::env::set_var("ZOHO_REFRESH_TOKEN", "1000.example-refresh");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("proxy.toml.example");
+    let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.zoho.data_center, DataCenter::Eu);
+    assert_eq!(
+        c.zoho.token_url(),
+        "https://accounts.zoho.eu/oauth/v2/token"
+    );
+    assert_eq!(c.zoho.client_secret.expose(), "example-secret");
+    assert!(c.routes.len() >= 3);
+    assert!(c.routes.iter().all(|r| !r.scopes.is_empty()));
+}
+
+#[test]
+fn unknown_keys_are_errors_with_a_line_number() {
+    let e = err(&format!(
+        "{ZOHO}\n[server]\nlisten_addr = \"127.0.0.1:1\"\n"
+    ));
+    assert!(
+        e.contains("test.toml") && e.contains("listen_addr") && e.contains("line 8"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/x\"\nscope = [\"a.b.READ\"]\n"
+    ));
+    assert!(e.contains("scope") && e.contains("line 9"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_file_line_column_and_value() {
+    let e = err(&format!("{ZOHO}\n[[routes]]\npath = \"/crm/**\"\nscopes = [\"ZohoCRM.modules.leads.READ\", \"ZohoCRM.leads\"]\n"));
+    assert!(e.starts_with("test.toml:9:"), "{e}");
+    assert!(e.contains("ZohoCRM.leads"), "{e}");
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/crm/**\"\nrequires = \"ZohoCRM.modules.leads.SOMETIMES\"\n"
+    ));
+    assert!(
+        e.starts_with("test.toml:9:") && e.contains("SOMETIMES"),
+        "{e}"
+    );
+    let e = err(&ZOHO.replace("[zoho]", "[zoho]\ndata_center = \"mars\""));
+    assert!(e.starts_with("test.toml:3:") && e.contains("mars"), "{e}");
+    let e = err(&format!("{ZOHO}\n[[routes]]\npath = \"/crm/v2/../x\"\n"));
+    assert!(
+        e.starts_with("test.toml:8:") && e.contains("bad path pattern"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/crm\"\nmethods = [\"GET\", \"TRACE\"]\n"
+    ));
+    assert!(e.starts_with("test.toml:9:") && e.contains("TRACE"), "{e}");
+    let e = err(&format!("{ZOHO}\n[server]\nrequest_timeout = \"soon\"\n"));
+    assert!(e.starts_with("test.toml:8:") && e.contains("soon"), "{e}");
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/crm\"\nheaders = {{ Authorization = \"x\" }}\n"
+    ));
+    assert!(
+        e.contains("Authorization") && e.contains("set by the proxy"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/crm\"\nupstream = \"ftp\"\n"
+    ));
+    assert!(e.contains("ftp"), "{e}");
+}
+
+#[test]
+fn urls_must_be_bare_https_origins() {
+    for (url, why) in [
+        ("http://accounts.zoho.com", "https"),
+        ("https://accounts.zoho.com/oauth", "bare origin"),
+        ("not a url", "not a URL"),
+    ] {
+        let e = err(&ZOHO.replace("[zoho]", &format!("[zoho]\naccounts_url = \"{url}\"")));
+        assert!(e.contains(why), "{url}: {e}");
+    }
+}
+
+#[test]
+fn secrets_come_from_env_or_files_and_missing_ones_are_named() {
+    let text = ZOHO.replace(
+        "client_secret = \"s\"",
+        "client_secret = { env = \"ZOHO_PROXY_TEST_NO_SUCH_VAR\" }",
+    );
+    let e = err(&text);
+    assert!(
+        e.contains("ZOHO_PROXY_TEST_NO_SUCH_VAR") && e.contains("not set"),
+        "{e}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("zp-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("refresh"), "1000.from-a-file\n").unwrap();
+    let text = ZOHO.replace(
+        "refresh_token = \"r\"",
+        "refresh_token = { file = \"refresh\" }",
+    );
+    let c = compile(&text, "t.toml", &dir).unwrap();
+    assert_eq!(c.zoho.refresh_token.expose(), "1000.from-a-file");
+    let text = ZOHO.replace(
+        "refresh_token = \"r\"",
+        "refresh_token = { file = \"missing\" }",
+    );
+    let e = compile(&text, "t.toml", &dir).unwrap_err().to_string();
+    assert!(e.contains("missing"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let e = err(&ZOHO.replace("client_secret = \"s\"", "client_secret = { vault = \"x\" }"));
+    assert!(e.contains("{ env = "), "{e}");
+}
+
+#[test]
+fn errors_and_debug_never_show_secret_values() {
+    let text = ZOHO
+        .replace(
+            "client_secret = \"s\"",
+            "client_secret = \"top-secret-value\"",
+        )
+        .replace("[zoho]", "[zoho]\ndata_center = \"nowhere\"");
+    assert!(!err(&text).contains("top-secret-value"));
+    let ok = ZOHO.replace(
+        "client_secret = \"s\"",
+        "client_secret = \"top-secret-value\"",
+    );
+    let c = compile_str(&ok).unwrap();
+    assert!(!format!("{c:?}").contains("top-secret-value"));
+}
+
+#[test]
+fn remote_listeners_need_an_explicit_opt_in() {
+    let e = err(&format!("{ZOHO}\n[server]\nlisten = \"0.0.0.0:8080\"\n"));
+    assert!(
+        e.contains("allow_remote") && e.starts_with("test.toml:8:"),
+        "{e}"
+    );
+    let c = compile_str(&format!(
+        "{ZOHO}\n[server]\nlisten = \"0.0.0.0:8080\"\nallow_remote = true\n"
+    ))
+    .unwrap();
+    assert!(c.server.allow_remote);
+}
+
+#[test]
+fn the_token_budget_cannot_exceed_zohos_limit() {
+    let e = err(&ZOHO.replace("[zoho]", "[zoho]\ntoken_requests_per_10min = 11"));
+    assert!(e.contains("between 1 and 10"), "{e}");
+    let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\ntoken_requests_per_10min = 4")).unwrap();
+    assert_eq!(c.zoho.token_requests_per_10min, 4);
+}

@@ -56,6 +56,9 @@ pub fn for_upstream(
 ) -> Result<(), http::header::InvalidHeaderValue> {
     strip_hop_by_hop(headers);
     headers.remove(header::AUTHORIZATION);
+    // The client's `Expect: 100-continue` was answered by our own server when
+    // we started reading its body; Zoho gets the body without waiting.
+    headers.remove(header::EXPECT);
     headers.insert(header::HOST, host);
     for (name, value) in route_headers {
         headers.insert(name.clone(), value.clone());
@@ -84,6 +87,7 @@ mod tests {
         );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
         h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("expect", HeaderValue::from_static("100-continue"));
         h.insert("host", HeaderValue::from_static("evil.example"));
         h.insert("x-keep", HeaderValue::from_static("yes"));
         h.insert("orgid", HeaderValue::from_static("client-sent"));
@@ -103,7 +107,13 @@ mod tests {
         assert_eq!(h["host"], "www.zohoapis.com");
         assert_eq!(h["orgid"], "123");
         assert_eq!(h["x-keep"], "yes");
-        for gone in ["proxy-authorization", "connection", "x-secret-hop", "te"] {
+        for gone in [
+            "proxy-authorization",
+            "connection",
+            "x-secret-hop",
+            "te",
+            "expect",
+        ] {
             assert!(!h.contains_key(gone), "{gone} was forwarded");
         }
         assert_eq!(h.get_all("authorization").iter().count(), 1);

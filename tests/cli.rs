@@ -1,0 +1,162 @@
+//! The real binary: `check`, `check --online`, and `demo` with a signal.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use zoho_proxy::fake::FakeZoho;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zp-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_prints_the_effective_settings_and_route_table() {
+    let dir = temp_dir("check");
+    let path = dir.join("proxy.toml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/proxy.toml.example"),
+        &path,
+    )
+    .unwrap();
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("ZOHO_CLIENT_SECRET", "s")
+        .env("ZOHO_REFRESH_TOKEN", "r")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("accounts: https://accounts.zoho.eu/oauth/v2/token"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("api: https://www.zohoapis.eu"), "{stdout}");
+    assert!(
+        stdout.contains("1. leads-read GET /crm/v*/Leads/** -> api"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("1000.example") && !stdout.contains("ZOHO_REFRESH_TOKEN=r"));
+
+    // A missing secret: exit 1 and the variable's name.
+    let out = bin()
+        .args(["check", "--config"])
+        .arg(&path)
+        .env_remove("ZOHO_REFRESH_TOKEN")
+        .env("ZOHO_CLIENT_SECRET", "s")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ZOHO_REFRESH_TOKEN") && stderr.contains("proxy.toml:"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_online_performs_one_refresh_and_prints_the_grant() {
+    let fake = FakeZoho::start().await.unwrap();
+    fake.set_granted_scope(Some(
+        "ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL",
+    ));
+    let dir = temp_dir("online");
+    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+    let config = fake.proxy_config("127.0.0.1:0", "", "ca_file = \"ca.pem\"", common::ALLOW_ALL);
+    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let out = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || {
+            bin()
+                .args(["check", "--online", "--config"])
+                .arg(dir.join("proxy.toml"))
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("token refresh: ok"), "{stdout}");
+    assert!(
+        stdout.contains("granted scopes: ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("fakeaccess"),
+        "the token is never printed: {stdout}"
+    );
+    assert_eq!(fake.token_requests(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serves_allows_denies_and_exits_cleanly_on_sigterm() {
+    let mut child = bin()
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let addr = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("listens on http://").nth(1) {
+                return rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse::<std::net::SocketAddr>()
+                    .unwrap();
+            }
+        }
+        panic!("demo never printed its address");
+    })
+    .await
+    .unwrap();
+    for (method, path, status) in [
+        ("GET", "/crm/v8/Leads", 200),
+        ("DELETE", "/crm/v8/Contacts/42", 200),
+        ("POST", "/crm/v8/Leads", 403),
+        ("GET", "/crm/v8/Deals", 403),
+    ] {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            common::raw_request(addr, &head).await.0,
+            status,
+            "{method} {path}"
+        );
+    }
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "graceful exit on SIGTERM");
+}

@@ -1,0 +1,407 @@
+//! Zoho CRM (API versions v2, v2.1, v3 … v8) on the API host, and CRM file
+//! uploads on the content host.
+//!
+//! Scope names come from Zoho's scope pages
+//! (<https://www.zoho.com/crm/developer/docs/api/v8/scopes.html>,
+//! <https://www.zoho.com/crm/developer/docs/api/v8/select-api-scopes.html>)
+//! and the per-operation `security` blocks of Zoho's own OpenAPI files
+//! (<https://github.com/zoho/crm-oas>, `v8.0/*/*.yaml`).
+//!
+//! Order matters: specific entries come before the generic record and
+//! related-list entries that would also match their paths.
+
+use super::{
+    Entry, ANY_ALL, CRUD, GET_ONLY, GET_POST, GET_POST_DELETE, GET_READ_POST_DELETE, POST_DELETE,
+    POST_ONLY, POST_READ, POST_UPDATE,
+};
+use crate::dc::Upstream::{Api, Content};
+use crate::scope::Operation::{Create, Delete, Read, Update};
+
+const SCOPES: &str = "https://www.zoho.com/crm/developer/docs/api/v8/scopes.html";
+const OAS: &str = "https://github.com/zoho/crm-oas/tree/main/v8.0";
+const RECORDS: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-records.html";
+const RELATED: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-related-records.html";
+const MASS_UPDATE: &str = "https://www.zoho.com/crm/developer/docs/api/v8/mass-update-records.html";
+const CONVERT: &str = "https://www.zoho.com/crm/developer/docs/api/v8/convert-lead.html";
+const BULK_READ: &str = "https://www.zoho.com/crm/developer/docs/api/v8/bulk-read/overview.html";
+const BULK_WRITE: &str = "https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/overview.html";
+const FILES: &str = "https://www.zoho.com/crm/developer/docs/api/v8/upload-files-to-zfs.html";
+const USERS: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-users.html";
+const ORG: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-org-data.html";
+
+const COQL_NOTE: &str = "Zoho also checks READ on every module the query names (ZohoCRM.modules.{module}.READ); \
+the module is in the request body, which the proxy does not parse, so only ZohoCRM.coql.READ is required here";
+const PARENT_NOTE: &str = "stricter reading: Zoho documents the related module's scope; \
+the parent module's READ is required too because the call reveals the parent record";
+const UNKNOWN_REL_NOTE: &str =
+    "related list whose module the proxy cannot tell from its API name: \
+requires the all-modules scope Zoho's OpenAPI lists (ZohoCRM.modules.{op}) plus the parent's READ";
+const CUSTOM_NOTE: &str = "module API names not in the standard-module table are treated as custom modules \
+(ZohoCRM.modules.custom.*); unknown system modules (API names ending in __s) are not matched at all";
+
+/// Standard CRM modules: API name → scope name. Compared ignoring ASCII
+/// case and underscores (Zoho accepts module names case-insensitively).
+pub(super) const MODULES: &[(&str, &str)] = &[
+    ("Leads", "leads"),
+    ("Accounts", "accounts"),
+    ("Contacts", "contacts"),
+    ("Deals", "deals"),
+    ("Campaigns", "campaigns"),
+    ("Tasks", "tasks"),
+    ("Cases", "cases"),
+    ("Events", "events"),
+    ("Calls", "calls"),
+    ("Solutions", "solutions"),
+    ("Products", "products"),
+    ("Vendors", "vendors"),
+    ("Price_Books", "pricebooks"),
+    ("Quotes", "quotes"),
+    ("Sales_Orders", "salesorders"),
+    ("Purchase_Orders", "purchaseorders"),
+    ("Invoices", "invoices"),
+    ("Notes", "notes"),
+    ("Attachments", "attachments"),
+    ("Activities", "activities"),
+    ("Appointments__s", "appointments"),
+    ("Services__s", "services"),
+    (
+        "Appointments_Rescheduled_History__s",
+        "appointments_rescheduled_history",
+    ),
+];
+
+/// Related-list API names that are not module names → scope name.
+const RELATED_ALIASES: &[(&str, &str)] = &[
+    ("Emails", "emails"),
+    ("Contact_Roles", "contacts"),
+    ("Invited_Events", "events"),
+];
+
+/// Path segments under /crm/{v}/ that are never module names.
+const RESERVED_MODULES: &[&str] = &[
+    "settings",
+    "users",
+    "org",
+    "coql",
+    "actions",
+    "functions",
+    "files",
+    "upload",
+    "bulk",
+    "read",
+    "write",
+    "search",
+    "upsert",
+    "deleted",
+    "photo",
+];
+
+/// Segments after /{module}/{id}/ that are not related lists.
+pub(super) const RESERVED_RELATED: &[&str] = &["actions", "photo", "deleted", "search", "upsert"];
+
+fn normalize_eq(a: &str, b: &str) -> bool {
+    let strip = |s: &str| {
+        s.bytes()
+            .filter(|b| *b != b'_')
+            .map(|b| b.to_ascii_lowercase())
+            .collect::<Vec<u8>>()
+    };
+    strip(a) == strip(b)
+}
+
+/// Scope name of a module API name: a standard module's name, `custom` for
+/// other identifiers, `None` for reserved words and unknown `__s` modules.
+pub(super) fn module_scope(seg: &str) -> Option<&'static str> {
+    if !super::identifier(seg) || RESERVED_MODULES.iter().any(|r| r.eq_ignore_ascii_case(seg)) {
+        return None;
+    }
+    if let Some((_, scope)) = MODULES.iter().find(|(api, _)| normalize_eq(api, seg)) {
+        return Some(scope);
+    }
+    let lower = seg.to_ascii_lowercase();
+    if lower.ends_with("__s") {
+        return None;
+    }
+    Some("custom")
+}
+
+/// Scope name of a related list whose module is known. `Activities` is
+/// left out on purpose: since v3 it spans Tasks, Events and Calls.
+pub(super) fn related_scope(seg: &str) -> Option<&'static str> {
+    RELATED_ALIASES
+        .iter()
+        .chain(MODULES.iter())
+        .find(|(api, scope)| *scope != "activities" && normalize_eq(api, seg))
+        .map(|(_, scope)| *scope)
+}
+
+/// /crm/{v}/settings/{setting} → name after `ZohoCRM.` (from crm-oas).
+pub(super) const SETTINGS: &[(&str, &str)] = &[
+    ("fields", "settings.fields"),
+    ("modules", "settings.modules"),
+    ("layouts", "settings.layouts"),
+    ("related_lists", "settings.related_lists"),
+    ("custom_views", "settings.custom_views"),
+    ("pipeline", "settings.pipeline"),
+    ("tags", "settings.tags"),
+    ("variables", "settings.variables"),
+    ("variable_groups", "settings.variable_groups"),
+    ("profiles", "settings.profiles"),
+    ("roles", "settings.roles"),
+    ("territories", "settings.territories"),
+    ("currencies", "settings.currencies"),
+    ("tab_groups", "settings.tab_groups"),
+    ("macros", "settings.macros"),
+    ("custom_links", "settings.custom_links"),
+    ("custom_buttons", "settings.custom_buttons"),
+    ("business_hours", "settings.business_hours"),
+    ("holidays", "settings.business_hours"),
+    ("fiscal_year", "settings.fiscal_year"),
+    ("user_groups", "settings.user_groups"),
+    ("global_picklists", "settings.global_picklist"),
+    (
+        "duplicate_check_preference",
+        "settings.duplicate_check_preference",
+    ),
+    ("data_sharing", "settings.data_sharing"),
+    ("recycle_bin", "settings.recycle_bin"),
+    (
+        "record_locking_configurations",
+        "settings.record_locking_configurations",
+    ),
+    ("emails", "settings.emails"),
+    ("wizards", "settings.wizards"),
+    ("audit_log_export", "settings.audit_logs"),
+    ("portals", "settings.clientportal"),
+    ("unsubscribe_links", "settings.unsubscribe"),
+    ("call_preferences", "settings.modules"),
+    ("service_preferences", "settings.modules"),
+    ("appointment_preferences", "org"),
+    ("email_templates", "templates.email"),
+    ("inventory_templates", "templates.inventory"),
+];
+
+/// /crm/{v}/settings/automation/{automation} → name after `ZohoCRM.`.
+pub(super) const AUTOMATION: &[(&str, &str)] = &[
+    ("assignment_rules", "settings.assignment_rules"),
+    ("workflow_rules", "settings.workflow_rules"),
+    ("scoring_rules", "settings.scoring_rules"),
+    ("cadences", "settings.cadences"),
+    ("field_updates", "settings.automation_actions"),
+    ("webhooks", "settings.automation_actions"),
+    ("webhook_failures", "settings.automation_actions"),
+    ("tasks", "settings.automation_actions"),
+    ("email_notifications", "settings.automation_actions"),
+];
+
+const fn api(
+    path: &'static str,
+    methods: &'static [(&'static str, crate::scope::Operation)],
+    scopes: &'static str,
+    family: &'static str,
+    doc: &'static str,
+) -> Entry {
+    Entry::new(Api, path, methods, scopes, family, doc)
+}
+
+#[rustfmt::skip]
+pub(super) const ENTRIES: &[Entry] = &[
+    // ---- COQL, composite, notifications, functions, system endpoints ----
+    api("/crm/{v}/coql", POST_READ, "ZohoCRM.coql.READ", "crm.coql",
+        "https://www.zoho.com/crm/developer/docs/api/v8/COQL-Overview.html")
+        .heavy().note(COQL_NOTE),
+    api("/crm/{v}/__composite_requests", POST_ONLY,
+        "ZohoCRM.composite_requests.CUSTOM + ZohoCRM.modules.ALL", "crm.composite",
+        "https://www.zoho.com/crm/developer/docs/api/v8/composite-api.html")
+        .heavy()
+        .note("Zoho requires ZohoCRM.composite_requests.CUSTOM and the scope of every sub-request; \
+the sub-requests are in the body, which the proxy does not parse, so the stricter reading requires \
+ZohoCRM.modules.ALL as well; counted as heavy because sub-requests may be"),
+    api("/crm/{v}/actions/watch", CRUD, "ZohoCRM.notifications.{op}", "crm.notifications",
+        "https://www.zoho.com/crm/developer/docs/api/v8/notifications/overview.html"),
+    api("/crm/{v}/functions/{name}/actions/execute", &[("GET", Read), ("POST", Create)],
+        "ZohoCRM.functions.execute.{op}", "crm.functions",
+        "https://www.zoho.com/crm/developer/docs/functions/serverless-fn-apis.html")
+        .note("the function runs server-side with its own permissions; the scope only gates invoking it"),
+    api("/crm/{v}/__features", GET_ONLY, "ZohoCRM.features.READ", "crm.features", OAS),
+    api("/crm/{v}/__features/{name}", GET_ONLY, "ZohoCRM.features.READ", "crm.features", OAS),
+    api("/crm/{v}/__apis", GET_ONLY, "ZohoCRM.apis.READ", "crm.apis", OAS),
+    // ---- Files (ZFS) and bulk-write upload ----
+    Entry::new(Content, "/crm/{v}/files", GET_POST, "ZohoCRM.Files.{op}", "crm.files", FILES)
+        .note("Zoho's docs write ZohoCRM.Files.*, its OpenAPI files ZohoCRM.files.*; names compare \
+case-sensitively here, so grant ZohoCRM.Files.*"),
+    api("/crm/{v}/files", GET_POST, "ZohoCRM.Files.{op}", "crm.files", FILES),
+    Entry::new(Content, "/crm/{v}/upload", POST_ONLY, "ZohoFiles.files.ALL", "crm.bulk",
+        "https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/upload-file.html").heavy(),
+    // ---- Bulk read / write (the version sits after /bulk/) ----
+    api("/crm/bulk/{v}/read", POST_READ, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ)
+        .heavy()
+        .note("the module to export is in the body; stricter reading requires READ on all modules \
+(Zoho's OpenAPI lists ZohoCRM.bulk.READ with ZohoCRM.modules.ALL)"),
+    api("/crm/bulk/{v}/read/{id}", GET_ONLY, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ).heavy(),
+    api("/crm/bulk/{v}/read/{id}/result", GET_ONLY, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ).heavy(),
+    api("/crm/bulk/{v}/write", POST_ONLY,
+        "ZohoCRM.bulk.CREATE + ZohoCRM.modules.CREATE + ZohoCRM.modules.UPDATE", "crm.bulk", BULK_WRITE)
+        .heavy()
+        .note("a bulk write job inserts, updates or upserts into a module named in the body; stricter \
+reading requires CREATE and UPDATE on all modules besides ZohoCRM.bulk.CREATE"),
+    api("/crm/bulk/{v}/write/{id}", GET_ONLY, "ZohoCRM.bulk.CREATE", "crm.bulk", BULK_WRITE)
+        .heavy()
+        .note("Zoho's OpenAPI requires ZohoCRM.bulk.CREATE to read a bulk write job's status"),
+    // ---- Users ----
+    api("/crm/{v}/users", CRUD, "ZohoCRM.users.{op}", "crm.users", USERS),
+    api("/crm/{v}/users/actions/count", GET_ONLY, "ZohoCRM.users.READ", "crm.users", USERS),
+    api("/crm/{v}/users/{id}", CRUD, "ZohoCRM.users.{op}", "crm.users", USERS),
+    api("/crm/{v}/users/{id}/territories", &[("GET", Read), ("HEAD", Read), ("PUT", Update), ("DELETE", Delete)],
+        "ZohoCRM.users.{op} + ZohoCRM.settings.territories.{op}", "crm.users", USERS),
+    api("/crm/{v}/users/{id}/territories/{id}", &[("GET", Read), ("HEAD", Read), ("DELETE", Delete)],
+        "ZohoCRM.users.{op} + ZohoCRM.settings.territories.{op}", "crm.users", USERS),
+    api("/crm/{v}/users/{id}/actions/associated_groups", GET_ONLY,
+        "ZohoCRM.users.READ + ZohoCRM.settings.user_groups.READ", "crm.users", USERS),
+    api("/crm/{v}/users/actions/transfer_and_delete", GET_POST,
+        "ZohoCRM.users.{op} + ZohoCRM.users.DELETE + ZohoCRM.change_owner.{op}", "crm.users", USERS)
+        .note("transfer-and-delete moves a user's records and deletes the user: stricter reading \
+requires users DELETE and change_owner besides what Zoho's OpenAPI lists"),
+    api("/crm/{v}/users/{id}/actions/transfer_and_delete", POST_ONLY,
+        "ZohoCRM.users.CREATE + ZohoCRM.users.DELETE + ZohoCRM.change_owner.CREATE", "crm.users", USERS),
+    api("/crm/{v}/users/actions/transfer", GET_ONLY, "ZohoCRM.change_owner.READ", "crm.users", USERS),
+    api("/crm/{v}/users/{id}/actions/transfer", POST_ONLY,
+        "ZohoCRM.change_owner.CREATE + ZohoCRM.users.UPDATE", "crm.users", USERS),
+    api("/crm/{v}/users/{id}/actions/validate_before_transfer", GET_ONLY,
+        "ZohoCRM.change_owner.READ", "crm.users", USERS),
+    // ---- Org ----
+    api("/crm/{v}/org", CRUD, "ZohoCRM.org.{op}", "crm.org", ORG),
+    api("/crm/{v}/org/photo", GET_POST_DELETE, "ZohoCRM.org.{op}", "crm.org", ORG),
+    api("/crm/{v}/org/currencies", CRUD, "ZohoCRM.org.{op} + ZohoCRM.settings.currencies.{op}", "crm.org",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-currencies.html")
+        .note("Zoho documents ZohoCRM.settings.currencies.*; the reference maps /org/... to ZohoCRM.org.*; both are required"),
+    api("/crm/{v}/org/currencies/actions/enable", CRUD,
+        "ZohoCRM.org.{op} + ZohoCRM.settings.currencies.{op}", "crm.org",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-currencies.html"),
+    api("/crm/{v}/org/currencies/{id}", CRUD, "ZohoCRM.org.{op} + ZohoCRM.settings.currencies.{op}", "crm.org",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-currencies.html"),
+    // ---- Settings: documented exceptions first ----
+    api("/crm/{v}/settings/tags/actions/mass_delete", GET_READ_POST_DELETE, "ZohoCRM.settings.tags.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/tags/{id}/actions/{name}", ANY_ALL, "ZohoCRM.settings.tags.ALL", "crm.settings", OAS)
+        .note("Zoho's OpenAPI requires ZohoCRM.settings.tags.ALL for tag actions (merge, records_count)"),
+    api("/crm/{v}/settings/recycle_bin/actions/count", GET_ONLY, "ZohoCRM.settings.recycle_bin.READ", "crm.settings", OAS),
+    api("/crm/{v}/settings/recycle_bin/actions/{name}", POST_UPDATE, "ZohoCRM.settings.recycle_bin.UPDATE", "crm.settings", OAS),
+    api("/crm/{v}/settings/recycle_bin/{id}/actions/restore", POST_UPDATE, "ZohoCRM.settings.recycle_bin.UPDATE", "crm.settings", OAS),
+    api("/crm/{v}/settings/territories/actions/transfer_and_delete", POST_DELETE, "ZohoCRM.settings.territories.DELETE", "crm.settings", OAS),
+    api("/crm/{v}/settings/territories/{id}/actions/transfer_and_delete", POST_DELETE, "ZohoCRM.settings.territories.DELETE", "crm.settings", OAS),
+    api("/crm/{v}/settings/territories/{id}/users", CRUD,
+        "ZohoCRM.users.{op} + ZohoCRM.settings.territories.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/territories/{id}/users/{id}", CRUD,
+        "ZohoCRM.users.{op} + ZohoCRM.settings.territories.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/global_picklists/{id}/actions/pick_list_values_associations", ANY_ALL,
+        "ZohoCRM.settings.global_picklist.ALL", "crm.settings", OAS),
+    api("/crm/{v}/settings/global_picklists/{id}/actions/replace_picklist_values", ANY_ALL,
+        "ZohoCRM.settings.global_picklist.ALL", "crm.settings", OAS),
+    api("/crm/{v}/settings/layouts/{id}/map_dependency", CRUD, "ZohoCRM.settings.map_dependency.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/layouts/{id}/map_dependency/{id}", CRUD, "ZohoCRM.settings.map_dependency.{op}", "crm.settings", OAS),
+    // ---- Settings: generic ----
+    api("/crm/{v}/settings/automation/{automation}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/automation/{automation}/{**}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/{setting}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", SCOPES),
+    api("/crm/{v}/settings/{setting}/{**}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", SCOPES),
+    // ---- Module-level actions ----
+    api("/crm/{v}/{module}/upsert", POST_ONLY,
+        "ZohoCRM.modules.{module}.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.upsert",
+        "https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html")
+        .heavy(),
+    api("/crm/{v}/{module}/search", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.search",
+        "https://www.zoho.com/crm/developer/docs/api/v8/search-records.html")
+        .note("Zoho's OpenAPI also accepts ZohoSearch.securesearch.READ instead of the module scope; only the module scope is honoured here"),
+    api("/crm/{v}/{module}/deleted", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-deleted-records.html"),
+    api("/crm/{v}/{module}/actions/count", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-record-count.html"),
+    api("/crm/{v}/{module}/actions/fetch_full_data", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records", OAS),
+    api("/crm/{v}/{module}/actions/mass_update", &[("GET", Read), ("POST", Update)],
+        "ZohoCRM.mass_update.{module}.{op} + ZohoCRM.modules.{module}.{op}", "crm.mass_update", MASS_UPDATE)
+        .heavy()
+        .note("Zoho documents ZohoCRM.mass_update.{module}.UPDATE (or ZohoCRM.mass_update.UPDATE, which \
+covers it); the module's own scope is required too"),
+    api("/crm/{v}/{module}/actions/mass_delete", GET_READ_POST_DELETE,
+        "ZohoCRM.mass_delete.{module}.{op} + ZohoCRM.modules.{module}.{op}", "crm.mass_delete",
+        "https://www.zoho.com/crm/developer/docs/api/v8/mass-delete-cvid.html")
+        .heavy()
+        .note("Zoho documents ZohoCRM.mass_delete.DELETE (covers the per-module name); marked heavy conservatively"),
+    api("/crm/{v}/{module}/actions/change_owner", POST_ONLY,
+        "ZohoCRM.change_owner.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.change_owner",
+        "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html"),
+    api("/crm/{v}/{module}/actions/mass_change_owner", GET_POST,
+        "ZohoCRM.change_owner.{op} + ZohoCRM.modules.{module}.{op}", "crm.change_owner",
+        "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html")
+        .heavy(),
+    api("/crm/{v}/{module:leads}/actions/mass_convert", GET_POST,
+        "ZohoCRM.mass_convert.leads.{op} + ZohoCRM.modules.leads.READ + ZohoCRM.modules.contacts.{op} + ZohoCRM.modules.accounts.{op} + ZohoCRM.modules.deals.{op}",
+        "crm.convert", "https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-lead.html")
+        .heavy()
+        .note("converting creates Contacts, Accounts and possibly Deals: stricter reading requires those modules too"),
+    api("/crm/{v}/{module}/actions/add_tags", POST_ONLY,
+        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
+        "https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html"),
+    api("/crm/{v}/{module}/actions/remove_tags", POST_ONLY,
+        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
+        "https://www.zoho.com/crm/developer/docs/api/v8/remove-tags.html"),
+    api("/crm/{v}/{module}/actions/assign_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
+    api("/crm/{v}/{module}/actions/remove_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
+    // ---- Record-level actions ----
+    api("/crm/{v}/{module:leads}/{id}/actions/convert", POST_ONLY,
+        "ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE",
+        "crm.convert", CONVERT)
+        .heavy()
+        .note("Zoho's OpenAPI lists ZohoCRM.modules.leads.CREATE; conversion creates a Contact, an Account \
+and possibly a Deal, so the stricter reading requires CREATE on those too"),
+    api("/crm/{v}/{module:leads}/{id}/__conversion_options", GET_ONLY, "ZohoCRM.modules.leads.READ", "crm.convert", CONVERT),
+    api("/crm/{v}/{module:quotes}/{id}/actions/convert", POST_ONLY,
+        "ZohoCRM.modules.quotes.READ + ZohoCRM.modules.salesorders.CREATE + ZohoCRM.modules.invoices.CREATE",
+        "crm.convert", OAS)
+        .heavy()
+        .note("a Quote converts to a Sales Order and/or Invoice named in the body: both CREATE scopes are required"),
+    api("/crm/{v}/{module:salesorders}/{id}/actions/convert", POST_ONLY,
+        "ZohoCRM.modules.salesorders.READ + ZohoCRM.modules.invoices.CREATE", "crm.convert", OAS)
+        .heavy(),
+    api("/crm/{v}/{module}/{id}/actions/send_mail", POST_ONLY,
+        "ZohoCRM.send_mail.{module}.CREATE + ZohoCRM.modules.{module}.READ", "crm.send_mail",
+        "https://www.zoho.com/crm/developer/docs/api/v8/send-mail.html")
+        .heavy()
+        .note("ZohoCRM.send_mail.all.CREATE covers every module (see scope::COVER_EXCEPTIONS); the record's READ is required too"),
+    api("/crm/{v}/{module}/{id}/actions/share", CRUD, "ZohoCRM.share.{module}.{op}", "crm.share",
+        "https://www.zoho.com/crm/developer/docs/api/v8/share-records.html"),
+    api("/crm/{v}/{module}/{id}/actions/clone", POST_ONLY,
+        "ZohoCRM.modules.{module}.READ + ZohoCRM.modules.{module}.CREATE", "crm.records", OAS),
+    api("/crm/{v}/{module}/{id}/actions/change_owner", POST_ONLY,
+        "ZohoCRM.change_owner.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.change_owner",
+        "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html"),
+    api("/crm/{v}/{module}/{id}/actions/add_tags", POST_ONLY,
+        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
+        "https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html"),
+    api("/crm/{v}/{module}/{id}/actions/remove_tags", POST_ONLY,
+        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
+        "https://www.zoho.com/crm/developer/docs/api/v8/remove-tags.html"),
+    api("/crm/{v}/{module}/{id}/actions/assign_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
+    api("/crm/{v}/{module}/{id}/actions/remove_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
+    api("/crm/{v}/{module}/{id}/actions/fetch_full_data", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records", OAS),
+    api("/crm/{v}/{module}/{id}/actions/get_related_records_count", POST_READ, "ZohoCRM.modules.{module}.READ", "crm.records", OAS),
+    api("/crm/{v}/{module}/{id}/__timeline", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records", OAS),
+    api("/crm/{v}/{module}/{id}/photo", GET_POST_DELETE, "ZohoCRM.modules.{module}.{op}", "crm.photo",
+        "https://www.zoho.com/crm/developer/docs/api/v8/upload-record-photo.html"),
+    // ---- Records ----
+    api("/crm/{v}/{module}", CRUD, "ZohoCRM.modules.{module}.{op}", "crm.records", RECORDS).note(CUSTOM_NOTE),
+    api("/crm/{v}/{module}/{id}", CRUD, "ZohoCRM.modules.{module}.{op}", "crm.records", RECORDS).note(CUSTOM_NOTE),
+    // ---- Related lists (Notes, Attachments, Contacts, ...) ----
+    api("/crm/{v}/{module}/{id}/{rel}", CRUD,
+        "ZohoCRM.modules.{module}.READ + ZohoCRM.modules.{rel}.{op}", "crm.related", RELATED)
+        .note(PARENT_NOTE),
+    api("/crm/{v}/{module}/{id}/{rel}/{id}", CRUD,
+        "ZohoCRM.modules.{module}.READ + ZohoCRM.modules.{rel}.{op}", "crm.related", RELATED)
+        .note(PARENT_NOTE),
+    api("/crm/{v}/{module}/{id}/{related}", CRUD,
+        "ZohoCRM.modules.{module}.READ + ZohoCRM.modules.{op}", "crm.related", RELATED)
+        .note(UNKNOWN_REL_NOTE),
+    api("/crm/{v}/{module}/{id}/{related}/{id}", CRUD,
+        "ZohoCRM.modules.{module}.READ + ZohoCRM.modules.{op}", "crm.related", RELATED)
+        .note(UNKNOWN_REL_NOTE),
+];

@@ -1,0 +1,374 @@
+//! Which Zoho scopes an HTTP request needs: a static table of endpoint
+//! families plus one small matcher.
+//!
+//! [`lookup`] walks the entries of `crm`, `finance` and `desk` in order
+//! and returns the first one whose upstream, path template and method match.
+//! Anything no entry matches gives `None`, and the proxy then denies by
+//! default, so the tables are precise rather than generous: a requirement is
+//! never weaker than the one Zoho documents, and where Zoho's docs are
+//! ambiguous the stricter reading is taken and explained in `note`.
+//!
+//! # Adding an endpoint family
+//!
+//! 1. Add an `Entry` to the right table (`crm.rs`, `finance.rs`,
+//!    `desk.rs`), above any more generic entry its paths would also match.
+//!    - `path` is a template of `/`-separated segments: literals match
+//!      exactly; placeholders are listed in `Token` (`{v}` CRM API version,
+//!      `{id}` a numeric id, `{module}` a CRM module, `{**}` one or more
+//!      further segments, ...).
+//!    - `methods` maps each allowed HTTP method to the operation used for
+//!      `{op}` (the `CRUD` table: GET/HEAD→READ, POST→CREATE,
+//!      PUT/PATCH→UPDATE, DELETE→DELETE; or an override like `POST_READ`).
+//!    - `scopes` is a `" + "`-separated list of scope templates; every one is
+//!      required. Placeholders: `{op}` and the captures of the path.
+//!    - `doc` is the Zoho page that documents the family.
+//! 2. If the family needs a new name table (module names, entity names),
+//!    add it next to the others and a `Token` for it.
+//! 3. Add rows to the table in `tests.rs`: at least one allowed shape and one
+//!    `None` shape.
+
+use std::fmt;
+
+use crate::dc::Upstream;
+use crate::scope::{Operation, Scope};
+
+#[path = "crm.rs"]
+mod crm;
+#[path = "desk.rs"]
+mod desk;
+#[path = "finance.rs"]
+mod finance;
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
+/// What a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// ALL of these are needed (upsert = CREATE and UPDATE).
+    pub scopes: Vec<Scope>,
+    /// Zoho counts it against the sub-concurrency limit of 10 (COQL, bulk,
+    /// upsert, mass update, convert, send mail).
+    pub heavy: bool,
+    /// e.g. "crm.records", "crm.coql", "books.entity", "desk".
+    pub family: &'static str,
+    /// URL of the Zoho doc page for this family.
+    pub doc: &'static str,
+    /// Ambiguity notes, stricter-reading explanations.
+    pub note: Option<&'static str>,
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.scopes.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" + ")?;
+            }
+            write!(f, "{s}")?;
+        }
+        write!(f, " ({}", self.family)?;
+        if self.heavy {
+            f.write_str(", heavy")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// One endpoint family (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub upstream: Upstream,
+    pub path: &'static str,
+    pub methods: &'static [(&'static str, Operation)],
+    pub scopes: &'static str,
+    pub heavy: bool,
+    pub family: &'static str,
+    pub doc: &'static str,
+    pub note: Option<&'static str>,
+}
+
+impl Entry {
+    pub(crate) const fn new(
+        upstream: Upstream,
+        path: &'static str,
+        methods: &'static [(&'static str, Operation)],
+        scopes: &'static str,
+        family: &'static str,
+        doc: &'static str,
+    ) -> Entry {
+        Entry {
+            upstream,
+            path,
+            methods,
+            scopes,
+            heavy: false,
+            family,
+            doc,
+            note: None,
+        }
+    }
+
+    /// Mark as counted against Zoho's sub-concurrency limit.
+    pub(crate) const fn heavy(mut self) -> Entry {
+        self.heavy = true;
+        self
+    }
+
+    pub(crate) const fn note(mut self, note: &'static str) -> Entry {
+        self.note = Some(note);
+        self
+    }
+}
+
+use Operation::{All, Create, Delete, Read, Update};
+
+/// The default method → operation mapping.
+pub(crate) const CRUD: &[(&str, Operation)] = &[
+    ("GET", Read),
+    ("HEAD", Read),
+    ("POST", Create),
+    ("PUT", Update),
+    ("PATCH", Update),
+    ("DELETE", Delete),
+];
+pub(crate) const GET_ONLY: &[(&str, Operation)] = &[("GET", Read), ("HEAD", Read)];
+pub(crate) const GET_POST: &[(&str, Operation)] =
+    &[("GET", Read), ("HEAD", Read), ("POST", Create)];
+pub(crate) const POST_ONLY: &[(&str, Operation)] = &[("POST", Create)];
+pub(crate) const POST_READ: &[(&str, Operation)] = &[("POST", Read)];
+pub(crate) const POST_UPDATE: &[(&str, Operation)] = &[("POST", Update)];
+pub(crate) const POST_DELETE: &[(&str, Operation)] = &[("POST", Delete)];
+pub(crate) const GET_READ_POST_DELETE: &[(&str, Operation)] =
+    &[("GET", Read), ("HEAD", Read), ("POST", Delete)];
+pub(crate) const ANY_ALL: &[(&str, Operation)] = &[
+    ("GET", All),
+    ("HEAD", All),
+    ("POST", All),
+    ("PUT", All),
+    ("PATCH", All),
+    ("DELETE", All),
+];
+pub(crate) const GET_POST_DELETE: &[(&str, Operation)] = &[
+    ("GET", Read),
+    ("HEAD", Read),
+    ("POST", Create),
+    ("DELETE", Delete),
+];
+
+/// CRM API versions that exist (v1 was the retired XML API; there is no v9).
+const CRM_VERSIONS: &[&str] = &["v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"];
+
+/// Longest tail `{**}` accepts.
+const MAX_TAIL: usize = 8;
+
+/// Path template placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    /// A CRM API version from `CRM_VERSIONS`.
+    Version,
+    /// A numeric record id.
+    Id,
+    /// A CRM module API name → its scope name (`module` capture).
+    Module,
+    /// A CRM module whose scope name is exactly the given one.
+    ModuleIs(&'static str),
+    /// A CRM related-list API name with a known module (`rel` capture).
+    Related,
+    /// Any other related-list API name (no capture).
+    AnyRelated,
+    /// Any identifier segment (no capture).
+    Name,
+    /// A CRM settings resource (`setting` capture).
+    Setting,
+    /// A CRM automation resource under /settings/automation (`setting`).
+    Automation,
+    /// A Books entity (`entity` capture).
+    Books,
+    /// An Inventory entity (`entity` capture).
+    Inventory,
+    /// A Desk resource (`resource` capture).
+    Desk,
+    /// One or more further segments.
+    Tail,
+}
+
+fn parse_token(t: &str) -> Option<Token> {
+    Some(match t {
+        "{v}" => Token::Version,
+        "{id}" => Token::Id,
+        "{module}" => Token::Module,
+        "{module:leads}" => Token::ModuleIs("leads"),
+        "{module:quotes}" => Token::ModuleIs("quotes"),
+        "{module:salesorders}" => Token::ModuleIs("salesorders"),
+        "{rel}" => Token::Related,
+        "{related}" => Token::AnyRelated,
+        "{name}" => Token::Name,
+        "{setting}" => Token::Setting,
+        "{automation}" => Token::Automation,
+        "{books}" => Token::Books,
+        "{inventory}" => Token::Inventory,
+        "{desk}" => Token::Desk,
+        "{**}" => Token::Tail,
+        _ => return None,
+    })
+}
+
+/// A segment a placeholder may match: ASCII letters, digits, `_ - .`.
+fn safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
+/// An identifier: ASCII letters, digits and `_`, not starting with `__`.
+fn identifier(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with("__")
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+type Captures = Vec<(&'static str, &'static str)>;
+
+/// Match one placeholder against one segment.
+fn match_token(token: Token, seg: &str, caps: &mut Captures) -> bool {
+    let (key, value) = match token {
+        Token::Version => return CRM_VERSIONS.contains(&seg),
+        Token::Id => {
+            return !seg.is_empty() && seg.len() <= 30 && seg.bytes().all(|b| b.is_ascii_digit())
+        }
+        Token::Name => return identifier(seg) && !crm::RESERVED_RELATED.contains(&seg),
+        Token::AnyRelated => {
+            return identifier(seg)
+                && !crm::RESERVED_RELATED.contains(&seg)
+                && crm::related_scope(seg).is_none()
+        }
+        Token::Tail => return safe_segment(seg),
+        Token::Module | Token::ModuleIs(_) => match crm::module_scope(seg) {
+            Some(m) if token == Token::Module || token == Token::ModuleIs(m) => ("module", m),
+            _ => return false,
+        },
+        Token::Related => match crm::related_scope(seg) {
+            Some(r) => ("rel", r),
+            None => return false,
+        },
+        Token::Setting => match table(crm::SETTINGS, seg) {
+            Some(s) => ("setting", s),
+            None => return false,
+        },
+        Token::Automation => match table(crm::AUTOMATION, seg) {
+            Some(s) => ("setting", s),
+            None => return false,
+        },
+        Token::Books => match table(finance::BOOKS, seg) {
+            Some(s) => ("entity", s),
+            None => return false,
+        },
+        Token::Inventory => match table(finance::INVENTORY, seg) {
+            Some(s) => ("entity", s),
+            None => return false,
+        },
+        Token::Desk => match table(desk::RESOURCES, seg) {
+            Some(s) => ("resource", s),
+            None => return false,
+        },
+    };
+    caps.push((key, value));
+    true
+}
+
+/// Exact-match lookup in a `(path segment, scope name)` table.
+pub(crate) fn table(t: &'static [(&'static str, &'static str)], seg: &str) -> Option<&'static str> {
+    t.iter().find(|(k, _)| *k == seg).map(|(_, v)| *v)
+}
+
+/// Match a whole path against a template; `None` if it does not match.
+fn match_path(template: &str, path: &str) -> Option<Captures> {
+    let tsegs: Vec<&str> = template.split('/').skip(1).collect();
+    let psegs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    let mut caps = Captures::new();
+    for (i, t) in tsegs.iter().enumerate() {
+        match parse_token(t) {
+            Some(Token::Tail) => {
+                let rest = psegs.get(i..)?;
+                let ok = !rest.is_empty()
+                    && rest.len() <= MAX_TAIL
+                    && rest.iter().all(|s| safe_segment(s));
+                return ok.then_some(caps);
+            }
+            Some(token) => {
+                if !match_token(token, psegs.get(i)?, &mut caps) {
+                    return None;
+                }
+            }
+            None => {
+                if psegs.get(i)? != t {
+                    return None;
+                }
+            }
+        }
+    }
+    (psegs.len() == tsegs.len()).then_some(caps)
+}
+
+/// Fill in a scope template; `None` if a placeholder is unknown or the result
+/// does not parse (a table bug, never a panic).
+fn render(template: &str, op: Operation, caps: &Captures) -> Option<Vec<Scope>> {
+    template
+        .split(" + ")
+        .map(|one| {
+            let mut out = String::with_capacity(one.len() + 16);
+            let mut rest = one;
+            while let Some(start) = rest.find('{') {
+                out.push_str(&rest[..start]);
+                let end = rest[start..].find('}')? + start;
+                let key = &rest[start + 1..end];
+                if key == "op" {
+                    out.push_str(op.as_str());
+                } else {
+                    out.push_str(caps.iter().find(|(k, _)| *k == key)?.1);
+                }
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out.parse::<Scope>().ok()
+        })
+        .collect()
+}
+
+fn all_entries() -> impl Iterator<Item = &'static Entry> {
+    crm::ENTRIES
+        .iter()
+        .chain(finance::ENTRIES.iter())
+        .chain(desk::ENTRIES.iter())
+}
+
+/// `path` is an already-canonical request path (starts with '/', no empty or
+/// dot segments, no query string). `method` is uppercase (GET HEAD POST PUT
+/// PATCH DELETE OPTIONS).
+pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requirement> {
+    if path.contains(['?', '#']) {
+        return None;
+    }
+    for e in all_entries().filter(|e| e.upstream == upstream) {
+        let Some(op) = e
+            .methods
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, op)| *op)
+        else {
+            continue;
+        };
+        let Some(caps) = match_path(e.path, path) else {
+            continue;
+        };
+        let scopes = render(e.scopes, op, &caps)?;
+        return Some(Requirement {
+            scopes,
+            heavy: e.heavy,
+            family: e.family,
+            doc: e.doc,
+            note: e.note,
+        });
+    }
+    None
+}

@@ -5,8 +5,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::canon::canonicalize;
+use crate::catalog;
 use crate::config::{self, Config, ConfigError};
+use crate::dc::{DataCenter, Upstream};
 use crate::fake::FakeZoho;
+use crate::scope::{Scope, ScopeSet};
 use crate::server::{self, Running};
 
 /// The effective settings of a config, as `check` prints them.
@@ -21,47 +25,40 @@ pub fn describe(config: &Config) -> String {
     );
     let _ = writeln!(out, "data centre: {}", z.data_center);
     let _ = writeln!(out, "accounts: {}", z.token_url());
-    match &z.api_url {
-        Some(url) => {
-            let _ = writeln!(out, "api: {} (api_url)", config::trim_slash(url));
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "api: {} (the data centre's; a token's api_domain naming another Zoho API domain takes precedence)",
-                z.data_center.upstream_url(crate::dc::Upstream::Api)
-            );
-        }
-    }
+    let api_source = if z.api_url.is_some() {
+        "api_url"
+    } else {
+        "the data centre's; the token's api_domain is used if it names this data centre's API domain"
+    };
+    let _ = writeln!(
+        out,
+        "api: {} ({api_source})",
+        z.base_url(Upstream::Api, None)
+    );
     let _ = writeln!(
         out,
         "routes ({}, first match wins, anything else is refused):",
         config.routes.len()
     );
     for (i, r) in config.routes.iter().enumerate() {
-        let scopes: Vec<String> = r.scopes.iter().map(|s| s.to_string()).collect();
         let requires = r
             .requires
             .as_ref()
-            .map(|req| {
-                req.iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" + ")
-            })
-            .unwrap_or_else(|| "-".into());
+            .map(|req| join(req.iter()))
+            .unwrap_or_else(|| "(from the scope catalog)".into());
         let _ = writeln!(
             out,
-            "  {}. {} {} {} -> {}\n     scopes: {}\n     requires: {}",
+            "  {}. {} {} {} -> {} {}\n     scopes: {}\n     requires: {}",
             i + 1,
             r.name,
             r.methods.names().join(","),
             r.pattern,
             r.upstream,
-            if scopes.is_empty() {
+            z.base_url(r.upstream, None),
+            if r.scopes.is_empty() {
                 "-".into()
             } else {
-                scopes.join(" ")
+                join(r.scopes.iter())
             },
             requires,
         );
@@ -69,9 +66,14 @@ pub fn describe(config: &Config) -> String {
     out
 }
 
-/// `check --online`: one real refresh, and what it granted.
+fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|s| s.to_string()).collect::<Vec<_>>().join(" ")
+}
+
+/// `check --online`: one real refresh, what it granted, and how that
+/// compares with what the routes use (least privilege).
 pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
-    let proxy = server::build_proxy(config).map_err(|e| e.to_string())?;
+    let proxy = server::build_proxy(config.clone()).map_err(|e| e.to_string())?;
     let token = proxy
         .tokens()
         .refresh_now()
@@ -80,12 +82,109 @@ pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
     let lifetime = token
         .expires_at
         .saturating_duration_since(tokio::time::Instant::now());
-    Ok(format!(
+    let mut out = format!(
         "token refresh: ok (valid for {}s, api_domain {})\ngranted scopes: {}\n",
         lifetime.as_secs(),
         token.api_domain.as_deref().unwrap_or("-"),
         token.scope.as_deref().unwrap_or("(not reported by Zoho)"),
-    ))
+    );
+    if let Some(domain) = token
+        .api_domain
+        .as_deref()
+        .filter(|_| config.zoho.api_url.is_none())
+    {
+        if DataCenter::from_api_domain(domain) != Some(config.zoho.data_center) {
+            let _ = writeln!(
+                out,
+                "warning: the token's api_domain {domain} is not data centre {}'s API domain; check data_center",
+                config.zoho.data_center
+            );
+        }
+    }
+    let Some(granted) = &token.granted else {
+        return Ok(out);
+    };
+    out.push_str(&grant_report(&config, granted));
+    Ok(out)
+}
+
+/// Per route, which of its scopes were granted; then the warnings.
+pub fn grant_report(config: &Config, granted: &ScopeSet) -> String {
+    let mut out = String::from("routes against the grant:\n");
+    let mut lacking = Vec::new();
+    for r in config.routes.iter() {
+        let _ = writeln!(out, "  {}:", r.name);
+        for s in r.scopes.iter() {
+            let ok = granted.covers(s);
+            let _ = writeln!(
+                out,
+                "    {} {s}",
+                if ok { "granted    " } else { "NOT GRANTED" }
+            );
+            if !ok {
+                lacking.push(format!("{s} (route {})", r.name));
+            }
+        }
+    }
+    for l in &lacking {
+        let _ = writeln!(
+            out,
+            "warning: route scope {l} was not granted: such requests will be refused"
+        );
+    }
+    let route_scopes: Vec<&Scope> = config.routes.iter().flat_map(|r| r.scopes.iter()).collect();
+    for g in granted.iter() {
+        if !route_scopes.iter().any(|s| g.covers(s) || s.covers(g)) {
+            let _ = writeln!(out, "warning: granted scope {g} is used by no route: for least privilege, leave it out of the grant");
+        }
+    }
+    out
+}
+
+/// `zoho-proxy scopes PATH [METHOD]`: what the catalog says a call needs.
+pub fn scopes_report(
+    upstream: Upstream,
+    path: &str,
+    method: Option<&str>,
+) -> Result<String, String> {
+    let canonical = canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
+    let methods: Vec<String> = match method {
+        Some(m) => vec![m.to_ascii_uppercase()],
+        None => ["GET", "POST", "PUT", "PATCH", "DELETE"]
+            .map(String::from)
+            .to_vec(),
+    };
+    let mut out = String::new();
+    if canonical.as_str() != path {
+        let _ = writeln!(out, "canonical path: {canonical}");
+    }
+    let mut known = false;
+    for m in &methods {
+        match catalog::lookup(upstream, m, canonical.as_str()) {
+            Some(req) => {
+                known = true;
+                let _ = writeln!(out, "{m:<6} {canonical}  needs {req}");
+                let _ = writeln!(out, "       doc: {}", req.doc);
+                if let Some(note) = req.note {
+                    let _ = writeln!(out, "       note: {note}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "{m:<6} {canonical}  unknown to the catalog: a route needs `requires = \"...\"` to allow it");
+            }
+        }
+    }
+    if !known
+        && method.is_none()
+        && upstream == Upstream::Api
+        && !canonical.as_str().starts_with("/crm/")
+    {
+        let _ = writeln!(
+            out,
+            "hint: Desk, Mail and other products live on their own hosts: try --upstream desk"
+        );
+    }
+    Ok(out)
 }
 
 /// What `demo` allows: reading Leads, and full access to Contacts.
@@ -94,7 +193,6 @@ name = "leads-read"
 path = "/crm/v*/Leads/**"
 methods = ["GET"]
 scopes = ["ZohoCRM.modules.leads.READ"]
-requires = "ZohoCRM.modules.leads.READ"
 
 [[routes]]
 name = "contacts"

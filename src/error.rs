@@ -35,10 +35,34 @@ pub enum ProxyError {
     BadPath(#[from] PathError),
     #[error("no route allows {method} {path}")]
     NoRoute { method: String, path: String },
-    #[error("route {route} does not allow {missing}, which {method} {path} requires")]
+    #[error(
+        "route {route} does not allow {}, which {method} {path} requires",
+        .missing.join(" + ")
+    )]
     ScopeNotAllowed {
         route: String,
-        missing: String,
+        required: Vec<String>,
+        missing: Vec<String>,
+        method: String,
+        path: String,
+    },
+    #[error(
+        "the scope catalog does not know which Zoho scope {method} {path} needs; add \
+         `requires = \"Service.scope.OPERATION\"` to route {route} to allow it"
+    )]
+    ScopeUnknown {
+        route: String,
+        method: String,
+        path: String,
+    },
+    #[error(
+        "the refresh token was not granted {}, which {method} {path} requires (route {route}); \
+         generate a new grant with that scope",
+        .missing.join(" + ")
+    )]
+    ScopeNotGranted {
+        route: String,
+        missing: Vec<String>,
         method: String,
         path: String,
     },
@@ -80,6 +104,8 @@ impl ProxyError {
             | ProxyError::BadPath(_)
             | ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
+            | ProxyError::ScopeUnknown { .. }
+            | ProxyError::ScopeNotGranted { .. }
             | ProxyError::ClientBody(_) => Side::Client,
             ProxyError::TokenUnavailable(_) | ProxyError::Accounts(_) | ProxyError::Upstream(_) => {
                 Side::Upstream
@@ -94,9 +120,10 @@ impl ProxyError {
                 StatusCode::BAD_REQUEST
             }
             ProxyError::Connect => StatusCode::METHOD_NOT_ALLOWED,
-            ProxyError::NoRoute { .. } | ProxyError::ScopeNotAllowed { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            ProxyError::NoRoute { .. }
+            | ProxyError::ScopeNotAllowed { .. }
+            | ProxyError::ScopeUnknown { .. }
+            | ProxyError::ScopeNotGranted { .. } => StatusCode::FORBIDDEN,
             ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Accounts(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Upstream(SendError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
@@ -113,6 +140,8 @@ impl ProxyError {
             ProxyError::BadPath(_) => "INVALID_PATH",
             ProxyError::NoRoute { .. } => "ROUTE_NOT_ALLOWED",
             ProxyError::ScopeNotAllowed { .. } => "SCOPE_NOT_ALLOWED",
+            ProxyError::ScopeUnknown { .. } => "SCOPE_UNKNOWN",
+            ProxyError::ScopeNotGranted { .. } => "SCOPE_NOT_GRANTED",
             ProxyError::ClientBody(_) => "BAD_REQUEST_BODY",
             ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
             ProxyError::Accounts(_) => "ACCOUNTS_ERROR",
@@ -133,12 +162,29 @@ impl ProxyError {
             ProxyError::NoRoute { method, path } => json!({ "method": method, "path": path }),
             ProxyError::ScopeNotAllowed {
                 route,
+                required,
                 missing,
                 method,
                 path,
+            } => json!({
+                "route": route, "required_scope": required.join(" + "), "missing_scope": missing.join(" + "),
+                "method": method, "path": path,
+            }),
+            ProxyError::ScopeUnknown {
+                route,
+                method,
+                path,
             } => {
-                json!({ "route": route, "required_scope": missing, "method": method, "path": path })
+                json!({ "route": route, "method": method, "path": path })
             }
+            ProxyError::ScopeNotGranted {
+                route,
+                missing,
+                method,
+                path,
+            } => json!({
+                "route": route, "required_scope": missing.join(" + "), "method": method, "path": path,
+            }),
             ProxyError::TokenUnavailable(e) | ProxyError::Accounts(e) => match e.zoho_code() {
                 Some(code) => json!({ "zoho_error": code }),
                 None => json!({}),

@@ -15,6 +15,7 @@
 
 pub mod body;
 pub mod canon;
+pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod dc;

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
@@ -36,6 +38,16 @@ enum Command {
         #[arg(long)]
         online: bool,
     },
+    /// Print the Zoho scope(s) the catalog says a call needs, to help write routes.
+    Scopes {
+        /// The request path, e.g. /crm/v8/Leads/search
+        path: String,
+        /// GET, POST, PUT, PATCH or DELETE (default: each of them).
+        method: Option<String>,
+        /// Which Zoho host the call goes to.
+        #[arg(long, default_value = "api")]
+        upstream: String,
+    },
     /// Run a fake Zoho and the proxy in front of it: try the proxy without a Zoho account.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -52,26 +64,38 @@ fn init_logging() {
         .init();
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM or SIGINT, registered as soon as it is created, so a signal that
+/// arrives while the proxy starts is not lost to the default (kill) action.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Shutdown {
+                term: signal(SignalKind::terminate()).context("registering SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("registering SIGINT")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Shutdown {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[tokio::main]
@@ -80,9 +104,10 @@ async fn main() -> anyhow::Result<()> {
     init_logging();
     match cli.command {
         Command::Run { config } => {
+            let shutdown = Shutdown::register()?;
             let config = Arc::new(config::load(&config)?);
             let running = server::start(config).await?;
-            shutdown_signal().await;
+            shutdown.recv().await;
             tracing::info!("shutting down: draining in-flight requests");
             running.shutdown().await;
         }
@@ -105,13 +130,29 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Scopes {
+            path,
+            method,
+            upstream,
+        } => {
+            let upstream = upstream.parse().map_err(anyhow::Error::msg)?;
+            match commands::scopes_report(upstream, &path, method.as_deref()) {
+                Ok(report) => print!("{report}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Demo { listen } => {
+            let shutdown = Shutdown::register()?;
             let demo = commands::start_demo(listen)
                 .await
                 .map_err(anyhow::Error::msg)
                 .context("starting the demo")?;
-            println!("{}", commands::demo_banner(&demo));
-            shutdown_signal().await;
+            // Not println!: a closed stdout (`demo | head`) must not kill the demo.
+            let _ = writeln!(std::io::stdout(), "{}", commands::demo_banner(&demo));
+            shutdown.recv().await;
             demo.running.shutdown().await;
         }
     }

@@ -45,9 +45,12 @@ fn check_prints_the_effective_settings_and_route_table() {
     );
     assert!(stdout.contains("api: https://www.zohoapis.eu"), "{stdout}");
     assert!(
-        stdout.contains("1. leads-read GET /crm/v*/Leads/** -> api"),
+        stdout.contains(
+            "1. crm GET,HEAD,POST,PUT,PATCH,DELETE /crm/** -> api https://www.zohoapis.eu"
+        ),
         "{stdout}"
     );
+    assert!(stdout.contains("-> desk https://desk.zoho.eu"), "{stdout}");
     assert!(!stdout.contains("1000.example") && !stdout.contains("ZOHO_REFRESH_TOKEN=r"));
 
     // A missing secret: exit 1 and the variable's name.
@@ -71,7 +74,7 @@ fn check_prints_the_effective_settings_and_route_table() {
 async fn check_online_performs_one_refresh_and_prints_the_grant() {
     let fake = FakeZoho::start().await.unwrap();
     fake.set_granted_scope(Some(
-        "ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL",
+        "ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL Desk.tickets.READ",
     ));
     let dir = temp_dir("online");
     std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
@@ -97,12 +100,26 @@ async fn check_online_performs_one_refresh_and_prints_the_grant() {
     );
     assert!(stdout.contains("token refresh: ok"), "{stdout}");
     assert!(
-        stdout.contains("granted scopes: ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL"),
+        stdout.contains("granted scopes: ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL Desk.tickets.READ"),
         "{stdout}"
     );
     assert!(
         !stdout.contains("fakeaccess"),
         "the token is never printed: {stdout}"
+    );
+    // The route uses ZohoCRM.modules.ALL, which the grant does not cover; the
+    // grant has Desk.tickets.READ, which no route uses.
+    assert!(
+        stdout.contains("NOT GRANTED ZohoCRM.modules.ALL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: route scope ZohoCRM.modules.ALL (route all) was not granted"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: granted scope Desk.tickets.READ is used by no route"),
+        "{stdout}"
     );
     assert_eq!(fake.token_requests(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -159,4 +176,38 @@ async fn demo_serves_allows_denies_and_exits_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(status.code(), Some(0), "graceful exit on SIGTERM");
+}
+
+#[test]
+fn scopes_explains_what_a_call_needs() {
+    let out = bin()
+        .args(["scopes", "/crm/v8/Leads/upsert", "POST"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.leads.UPDATE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("doc: https://www.zoho.com/crm/"),
+        "{stdout}"
+    );
+    let out = bin()
+        .args(["scopes", "/api/v1/tickets", "GET", "--upstream", "desk"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Desk.tickets.READ"));
+    let out = bin()
+        .args(["scopes", "/crm/v8/settings/brand_new_thing", "GET"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown to the catalog"));
+    let out = bin()
+        .args(["scopes", "/crm/v8/Leads/%2e%2e/Deals"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dot segment"));
 }

@@ -355,6 +355,7 @@ async fn canonical_matching_cannot_be_bypassed_with_encodings() {
 [[routes]]
 path = "/crm/v*/Leads/**"
 methods = ["GET"]
+scopes = ["ZohoCRM.modules.leads.READ"]
 "#;
     let h = Harness::start(routes).await;
     assert_eq!(h.get("/crm/v8/%4Ceads").await.status, StatusCode::OK);

@@ -9,6 +9,7 @@ pub mod raw;
 pub mod secret;
 pub mod units;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,6 +65,8 @@ pub struct ZohoConfig {
     pub accounts_url: Uri,
     /// Explicit API base URL; else the token's `api_domain`, else the DC's.
     pub api_url: Option<Uri>,
+    /// Explicit base URLs of other product hosts.
+    pub upstreams: BTreeMap<Upstream, Uri>,
     /// Extra trusted roots on top of the bundled WebPKI roots.
     pub extra_roots: Vec<CertificateDer<'static>>,
     pub refresh_before_expiry: Duration,
@@ -71,6 +74,28 @@ pub struct ZohoConfig {
 }
 
 impl ZohoConfig {
+    /// Where a route's requests go (no trailing slash). Credentials are only
+    /// ever sent to the configured DC's hosts or to explicit overrides:
+    /// - `api`: `api_url`, else the token's `api_domain` if it is this DC's
+    ///   API domain, else the DC's;
+    /// - other products: `[zoho.upstreams]`, else the DC's host for it.
+    pub fn base_url(&self, upstream: Upstream, api_domain: Option<&str>) -> String {
+        if let Some(url) = self.upstreams.get(&upstream) {
+            return trim_slash(url);
+        }
+        if upstream == Upstream::Api {
+            if let Some(url) = &self.api_url {
+                return trim_slash(url);
+            }
+            if let Some(domain) =
+                api_domain.filter(|d| DataCenter::from_api_domain(d) == Some(self.data_center))
+            {
+                return domain.trim_end_matches('/').to_owned();
+            }
+        }
+        self.data_center.upstream_url(upstream)
+    }
+
     /// The token endpoint.
     pub fn token_url(&self) -> String {
         format!("{}/oauth/v2/token", trim_slash(&self.accounts_url))
@@ -280,6 +305,14 @@ impl Compiler<'_> {
             .as_ref()
             .map(|s| self.url(s, "api_url"))
             .transpose()?;
+        let mut upstreams = BTreeMap::new();
+        for (key, url) in &raw.upstreams {
+            let upstream: Upstream = key.parse().map_err(|m: String| self.at(url, m))?;
+            if upstream == Upstream::Api {
+                return Err(self.at(url, "set the API host with api_url, not upstreams.api"));
+            }
+            upstreams.insert(upstream, self.url(url, &format!("upstreams.{key}"))?);
+        }
         let extra_roots = match &raw.ca_file {
             None => Vec::new(),
             Some(s) => {
@@ -307,6 +340,7 @@ impl Compiler<'_> {
             refresh_token: self.secret(raw.refresh_token, "refresh_token")?,
             accounts_url,
             api_url,
+            upstreams,
             extra_roots,
             refresh_before_expiry: self
                 .duration(&raw.refresh_before_expiry, Duration::from_secs(300))?,

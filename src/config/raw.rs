@@ -46,6 +46,10 @@ pub struct RawZoho {
     pub refresh_token: Spanned<RawSecret>,
     pub accounts_url: Option<Spanned<String>>,
     pub api_url: Option<Spanned<String>>,
+    /// Base URLs of the other product hosts (`desk = "https://..."`), for tests
+    /// and private endpoints. Keys: content desk mail projects people creator.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, Spanned<String>>,
     pub ca_file: Option<Spanned<String>>,
     pub refresh_before_expiry: Option<Spanned<String>>,
     /// At most this many token requests per rolling 10 minutes (Zoho allows 10).

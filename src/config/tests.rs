@@ -187,3 +187,47 @@ fn the_token_budget_cannot_exceed_zohos_limit() {
     let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\ntoken_requests_per_10min = 4")).unwrap();
     assert_eq!(c.zoho.token_requests_per_10min, 4);
 }
+
+#[test]
+fn credentials_only_go_to_the_configured_dc_or_explicit_overrides() {
+    let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\ndata_center = \"eu\"")).unwrap();
+    let z = &c.zoho;
+    assert_eq!(z.base_url(Upstream::Api, None), "https://www.zohoapis.eu");
+    assert_eq!(
+        z.base_url(Upstream::Api, Some("https://www.zohoapis.eu")),
+        "https://www.zohoapis.eu"
+    );
+    // Another DC's domain, or anything that is not Zoho's, is ignored.
+    assert_eq!(
+        z.base_url(Upstream::Api, Some("https://www.zohoapis.com")),
+        "https://www.zohoapis.eu"
+    );
+    assert_eq!(
+        z.base_url(Upstream::Api, Some("https://evil.example")),
+        "https://www.zohoapis.eu"
+    );
+    assert_eq!(z.base_url(Upstream::Desk, None), "https://desk.zoho.eu");
+
+    let text = ZOHO.replace(
+        "[zoho]",
+        "[zoho]\ndata_center = \"ca\"\napi_url = \"https://api.test:8443\"\nupstreams = { desk = \"https://desk.test\" }",
+    );
+    let c = compile_str(&text).unwrap();
+    assert_eq!(
+        c.zoho
+            .base_url(Upstream::Api, Some("https://www.zohoapis.ca")),
+        "https://api.test:8443"
+    );
+    assert_eq!(c.zoho.base_url(Upstream::Desk, None), "https://desk.test");
+    assert_eq!(
+        c.zoho.base_url(Upstream::Mail, None),
+        "https://mail.zohocloud.ca"
+    );
+    let e = err(&ZOHO.replace("[zoho]", "[zoho]\nupstreams = { api = \"https://x.test\" }"));
+    assert!(e.contains("api_url"), "{e}");
+    let e = err(&ZOHO.replace(
+        "[zoho]",
+        "[zoho]\nupstreams = { gopher = \"https://x.test\" }",
+    ));
+    assert!(e.contains("gopher"), "{e}");
+}

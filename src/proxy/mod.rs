@@ -20,9 +20,8 @@ use hyper::body::Incoming;
 use crate::body::{full, read_prefix, Prefixed, ProxyBody};
 use crate::canon::{canonicalize, CanonicalPath};
 use crate::config::Config;
-use crate::dc::{DataCenter, Upstream};
 use crate::error::ProxyError;
-use crate::route::{Denial, Route};
+use crate::route::{Decision, Denial, Route};
 use crate::token::{AccessToken, TokenManager};
 use crate::upstream::UpstreamClient;
 
@@ -129,12 +128,14 @@ impl Proxy {
         let config = self.config.load_full();
         check_target(&req)?;
         let path = canonicalize(req.uri().path())?;
-        let route = decide(&config, req.method(), &path)?;
+        let decision = decide(&config, req.method(), &path)?;
+        let route = decision.route;
         outcome.route = Some(route.name.clone());
 
         let (parts, body) = req.into_parts();
         let mut body = RequestBody::read(body, config.server.replay_buffer).await?;
         let token = self.tokens.token().await?;
+        check_granted(&token, &decision, &parts.method, &path)?;
         let first = self
             .forward(&config, &parts, route, &path, &token, &mut body)
             .await?;
@@ -173,7 +174,9 @@ impl Proxy {
         token: &AccessToken,
         body: &mut RequestBody,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        let base = upstream_base(config, route.upstream, token);
+        let base = config
+            .zoho
+            .base_url(route.upstream, token.api_domain.as_deref());
         let target = match parts.uri.query() {
             Some(q) => format!("{base}{path}?{q}"),
             None => format!("{base}{path}"),
@@ -226,38 +229,52 @@ fn decide<'c>(
     config: &'c Config,
     method: &Method,
     path: &CanonicalPath,
-) -> Result<&'c Route, ProxyError> {
-    config.routes.decide(method, path).map_err(|d| match d {
-        Denial::NoRoute => ProxyError::NoRoute {
-            method: method.to_string(),
-            path: path.to_string(),
-        },
-        Denial::ScopeNotAllowed { route, missing } => ProxyError::ScopeNotAllowed {
-            route,
-            missing: missing.join(" + "),
-            method: method.to_string(),
-            path: path.to_string(),
-        },
+) -> Result<Decision<'c>, ProxyError> {
+    config.routes.decide(method, path).map_err(|d| {
+        let (method, path) = (method.to_string(), path.to_string());
+        match d {
+            Denial::NoRoute => ProxyError::NoRoute { method, path },
+            Denial::ScopeUnknown { route } => ProxyError::ScopeUnknown {
+                route,
+                method,
+                path,
+            },
+            Denial::ScopeNotAllowed {
+                route,
+                required,
+                missing,
+            } => ProxyError::ScopeNotAllowed {
+                route,
+                required,
+                missing,
+                method,
+                path,
+            },
+        }
     })
 }
 
-/// Where a route's requests go: an explicit `api_url`, else the token's
-/// `api_domain` if it is one of Zoho's API domains, else the data centre's.
-fn upstream_base(config: &Config, upstream: Upstream, token: &AccessToken) -> String {
-    let zoho = &config.zoho;
-    if upstream == Upstream::Api {
-        if let Some(url) = &zoho.api_url {
-            return crate::config::trim_slash(url);
-        }
-        if let Some(domain) = token
-            .api_domain
-            .as_deref()
-            .filter(|d| DataCenter::from_api_domain(d).is_some())
-        {
-            return domain.trim_end_matches('/').to_owned();
-        }
+/// After the token: when Zoho told us what the token was granted, a request
+/// needing more is refused here rather than by Zoho's `OAUTH_SCOPE_MISMATCH`.
+fn check_granted(
+    token: &AccessToken,
+    decision: &Decision<'_>,
+    method: &Method,
+    path: &CanonicalPath,
+) -> Result<(), ProxyError> {
+    let Some(granted) = &token.granted else {
+        return Ok(());
+    };
+    let missing = granted.missing(&decision.required);
+    if missing.is_empty() {
+        return Ok(());
     }
-    zoho.data_center.upstream_url(upstream)
+    Err(ProxyError::ScopeNotGranted {
+        route: decision.route.name.clone(),
+        missing: missing.iter().map(|s| s.to_string()).collect(),
+        method: method.to_string(),
+        path: path.to_string(),
+    })
 }
 
 /// Stage 8: reads a 401 (only a 401, and only a bounded prefix) to see whether

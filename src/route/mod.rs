@@ -1,8 +1,10 @@
 //! The route table: the allowlist of what may reach Zoho.
 //!
-//! Routes are tried in order against the canonical path and the method; the
-//! first match wins and no match is a denial. Whether the matched route's
-//! scopes cover what the request needs is decided in [`decide`].
+//! The decision, in order ([`RouteTable::decide`]):
+//! 1. the first route whose path pattern and methods match (none: denied);
+//! 2. the scopes the request requires: the route's `requires` if set, else
+//!    what the scope catalog knows about this endpoint (unknown: denied);
+//! 3. allowed only if the route's `scopes` cover every required scope.
 
 pub mod pattern;
 
@@ -12,6 +14,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::Method;
 
 use crate::canon::CanonicalPath;
+use crate::catalog;
 use crate::dc::Upstream;
 use crate::scope::{Scope, ScopeSet};
 use pattern::PathPattern;
@@ -90,8 +93,24 @@ pub struct RouteTable {
 pub enum Denial {
     /// No route matches this method and path.
     NoRoute,
-    /// A route matched but its scopes do not cover what the request requires.
-    ScopeNotAllowed { route: String, missing: Vec<String> },
+    /// The route has no `requires` and the catalog does not know the endpoint.
+    ScopeUnknown { route: String },
+    /// The route's scopes do not cover what the request requires.
+    ScopeNotAllowed {
+        route: String,
+        required: Vec<String>,
+        missing: Vec<String>,
+    },
+}
+
+/// An allowed request: its route and what it requires.
+#[derive(Debug)]
+pub struct Decision<'a> {
+    pub route: &'a Route,
+    /// Every one of these is needed.
+    pub required: Vec<Scope>,
+    /// Counted against Zoho's sub-concurrency limit (COQL, bulk, upsert, ...).
+    pub heavy: bool,
 }
 
 impl RouteTable {
@@ -118,20 +137,32 @@ impl RouteTable {
             .find(|r| r.methods.contains(method) && r.pattern.matches(path))
     }
 
-    /// Route match, then the scope decision. A route without `requires` allows
-    /// whatever it matches (the scope catalog narrows this later).
-    pub fn decide(&self, method: &Method, path: &CanonicalPath) -> Result<&Route, Denial> {
+    /// Route match, then the required scopes, then covering; see the module docs.
+    pub fn decide(&self, method: &Method, path: &CanonicalPath) -> Result<Decision<'_>, Denial> {
         let route = self.find(method, path).ok_or(Denial::NoRoute)?;
-        if let Some(required) = &route.requires {
-            let missing = route.scopes.missing(required);
-            if !missing.is_empty() {
-                return Err(Denial::ScopeNotAllowed {
-                    route: route.name.clone(),
-                    missing: missing.iter().map(|s| s.to_string()).collect(),
-                });
+        let (required, heavy) = match &route.requires {
+            Some(required) => (required.clone(), false),
+            None => {
+                let found = catalog::lookup(route.upstream, method.as_str(), path.as_str())
+                    .ok_or_else(|| Denial::ScopeUnknown {
+                        route: route.name.clone(),
+                    })?;
+                (found.scopes, found.heavy)
             }
+        };
+        let missing = route.scopes.missing(&required);
+        if !missing.is_empty() {
+            return Err(Denial::ScopeNotAllowed {
+                route: route.name.clone(),
+                missing: missing.iter().map(|s| s.to_string()).collect(),
+                required: required.iter().map(|s| s.to_string()).collect(),
+            });
         }
-        Ok(route)
+        Ok(Decision {
+            route,
+            required,
+            heavy,
+        })
     }
 }
 
@@ -169,7 +200,7 @@ mod tests {
     fn decide<'a>(t: &'a RouteTable, m: &str, p: &str) -> Result<&'a str, Denial> {
         let path = canonicalize(p).unwrap();
         t.decide(&m.parse().unwrap(), &path)
-            .map(|r| r.name.as_str())
+            .map(|d| d.route.name.as_str())
     }
 
     #[test]
@@ -180,33 +211,95 @@ mod tests {
                 "/crm/v*/Leads/**",
                 &["GET"],
                 &["ZohoCRM.modules.leads.READ"],
-                Some("ZohoCRM.modules.leads.READ"),
+                None,
             ),
             route(
                 "contacts",
                 "/crm/v*/Contacts/**",
                 &[],
                 &["ZohoCRM.modules.contacts.ALL"],
-                Some("ZohoCRM.modules.contacts.ALL"),
+                None,
             ),
-            route("leads-any", "/crm/v*/Leads/**", &[], &[], None),
+            route(
+                "leads-any",
+                "/crm/v*/Leads/**",
+                &[],
+                &["ZohoCRM.modules.leads.ALL"],
+                None,
+            ),
         ]);
         assert_eq!(decide(&t, "GET", "/crm/v2/Leads"), Ok("leads-read"));
         assert_eq!(decide(&t, "GET", "/crm/v8/Leads/123"), Ok("leads-read"));
-        // POST skips the GET-only route and falls through to the catch-all.
+        // POST skips the GET-only route and falls through to the next one.
         assert_eq!(decide(&t, "POST", "/crm/v2/Leads"), Ok("leads-any"));
         assert_eq!(decide(&t, "DELETE", "/crm/v8/Contacts/1"), Ok("contacts"));
         assert_eq!(decide(&t, "GET", "/crm/v2/Deals"), Err(Denial::NoRoute));
         assert_eq!(
             decide(&t, "GET", "/crm/v2/leads"),
             Err(Denial::NoRoute),
-            "matching is case-sensitive"
+            "case-sensitive"
         );
         assert_eq!(
             decide(&t, "OPTIONS", "/crm/v2/Contacts"),
             Err(Denial::NoRoute),
             "OPTIONS only when listed"
         );
+    }
+
+    #[test]
+    fn the_least_privilege_example_from_the_readme() {
+        let scopes = [
+            "ZohoCRM.modules.leads.READ",
+            "ZohoCRM.modules.contacts.ALL",
+            "ZohoCRM.coql.READ",
+        ];
+        let t = RouteTable::new(vec![route("crm", "/crm/**", &[], &scopes, None)]);
+        assert_eq!(decide(&t, "GET", "/crm/v2/Leads"), Ok("crm"));
+        assert_eq!(decide(&t, "DELETE", "/crm/v8/Contacts/1"), Ok("crm"));
+        assert_eq!(decide(&t, "POST", "/crm/v8/coql"), Ok("crm"));
+        for (m, p, needs) in [
+            ("POST", "/crm/v2/Leads", "ZohoCRM.modules.leads.CREATE"),
+            ("GET", "/crm/v2/Deals", "ZohoCRM.modules.deals.READ"),
+            ("GET", "/crm/v2/users", "ZohoCRM.users.READ"),
+            (
+                "GET",
+                "/crm/v2/settings/modules",
+                "ZohoCRM.settings.modules.READ",
+            ),
+        ] {
+            match decide(&t, m, p) {
+                Err(Denial::ScopeNotAllowed { route, missing, .. }) => {
+                    assert_eq!(route, "crm");
+                    assert!(missing.iter().any(|s| s == needs), "{m} {p}: {missing:?}");
+                }
+                other => panic!("{m} {p}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_endpoints_are_denied_unless_the_route_says_what_they_require() {
+        let t = RouteTable::new(vec![route(
+            "crm",
+            "/crm/**",
+            &[],
+            &["ZohoCRM.modules.ALL"],
+            None,
+        )]);
+        assert_eq!(
+            decide(&t, "GET", "/crm/v8/something_new/x"),
+            Err(Denial::ScopeUnknown {
+                route: "crm".into()
+            })
+        );
+        let t = RouteTable::new(vec![route(
+            "explicit",
+            "/crm/**",
+            &[],
+            &["ZohoCRM.modules.ALL"],
+            Some("ZohoCRM.modules.custom.READ"),
+        )]);
+        assert_eq!(decide(&t, "GET", "/crm/v8/something_new/x"), Ok("explicit"));
     }
 
     #[test]
@@ -231,10 +324,26 @@ mod tests {
             decide(&t, "POST", "/crm/v2/Leads"),
             Err(Denial::ScopeNotAllowed {
                 route: "narrow".into(),
-                missing: vec!["ZohoCRM.modules.leads.CREATE".into()]
+                required: vec!["ZohoCRM.modules.leads.CREATE".into()],
+                missing: vec!["ZohoCRM.modules.leads.CREATE".into()],
             })
         );
         assert_eq!(decide(&t, "DELETE", "/crm/v2/Deals"), Ok("wide"));
+    }
+
+    #[test]
+    fn heavy_calls_are_marked() {
+        let t = RouteTable::new(vec![route(
+            "crm",
+            "/crm/**",
+            &[],
+            &["ZohoCRM.modules.ALL", "ZohoCRM.coql.READ"],
+            None,
+        )]);
+        let path = canonicalize("/crm/v8/coql").unwrap();
+        assert!(t.decide(&Method::POST, &path).unwrap().heavy);
+        let path = canonicalize("/crm/v8/Leads").unwrap();
+        assert!(!t.decide(&Method::GET, &path).unwrap().heavy);
     }
 
     #[test]

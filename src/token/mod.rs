@@ -26,6 +26,7 @@ use arc_swap::ArcSwapOption;
 use tokio::time::Instant;
 
 use crate::config::Secret;
+use crate::scope::ScopeSet;
 pub use accounts::{AccountsClient, TokenSource};
 
 /// Zoho's token-minting window.
@@ -54,7 +55,10 @@ pub struct AccessToken {
     /// When the background loop replaces it.
     pub refresh_at: Instant,
     pub api_domain: Option<String>,
+    /// The `scope` field of the token answer, as Zoho wrote it.
     pub scope: Option<String>,
+    /// The same, parsed; `None` when Zoho did not say.
+    pub granted: Option<ScopeSet>,
 }
 
 impl AccessToken {
@@ -305,7 +309,15 @@ impl TokenManager {
         } else {
             lifetime - margin
         };
+        let granted = grant.scope.as_deref().map(|s| {
+            let (set, unparsed) = ScopeSet::parse_grant(s);
+            if !unparsed.is_empty() {
+                tracing::debug!(?unparsed, "granted scopes the proxy does not understand");
+            }
+            set
+        });
         let token = AccessToken {
+            granted,
             secret: grant.access_token,
             generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
             obtained_at: now,

@@ -238,6 +238,7 @@ fn debug_output_never_contains_the_token() {
         refresh_at: Instant::now(),
         api_domain: None,
         scope: None,
+        granted: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()

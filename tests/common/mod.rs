@@ -18,8 +18,10 @@ use zoho_proxy::config;
 use zoho_proxy::fake::FakeZoho;
 use zoho_proxy::server::{self, Running};
 
-/// Routes that let everything through (for tests about the pipeline, not the allowlist).
-pub const ALLOW_ALL: &str = "[[routes]]\nname = \"all\"\npath = \"/**\"\n";
+/// A route that lets everything through (for tests about the pipeline, not
+/// the allowlist): an explicit `requires` stands in for the scope catalog.
+pub const ALLOW_ALL: &str = "[[routes]]\nname = \"all\"\npath = \"/**\"\n\
+    scopes = [\"ZohoCRM.modules.ALL\"]\nrequires = \"ZohoCRM.modules.ALL\"\n";
 
 pub struct Harness {
     pub fake: FakeZoho,

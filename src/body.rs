@@ -126,6 +126,46 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Chain<B> {
     }
 }
 
+/// A body that holds `guard` until it has been read to the end (or dropped):
+/// how a concurrency slot stays taken while Zoho's answer streams back.
+pub struct Guarded<B, G> {
+    body: B,
+    guard: Option<G>,
+}
+
+impl<B, G> Guarded<B, G> {
+    pub fn new(body: B, guard: G) -> Self {
+        Guarded {
+            body,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<B: Body + Unpin, G: Unpin> Body for Guarded<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.guard = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +202,22 @@ mod tests {
         assert!(matches!(p, Prefixed::Partial { ref head, .. } if &head[..] == b"abcd"));
         let all = p.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&all[..], b"abcdefgh");
+    }
+
+    #[tokio::test]
+    async fn a_guard_is_released_when_the_body_ends_not_before() {
+        let guard = std::sync::Arc::new(());
+        let mut body = Guarded::new(chunked(&["a", "b"]), guard.clone());
+        assert_eq!(std::sync::Arc::strong_count(&guard), 2);
+        assert!(body.frame().await.is_some());
+        assert_eq!(std::sync::Arc::strong_count(&guard), 2, "still streaming");
+        assert!(body.frame().await.is_some());
+        assert!(body.frame().await.is_none());
+        assert_eq!(
+            std::sync::Arc::strong_count(&guard),
+            1,
+            "released at the end"
+        );
     }
 
     #[tokio::test]

@@ -66,6 +66,9 @@ pub enum ProxyError {
         method: String,
         path: String,
     },
+    /// Local shaping: no slot within `max_wait`.
+    #[error("{0}; try again later")]
+    RateLimited(crate::limit::Shed),
     #[error("reading the request body failed: {0}")]
     ClientBody(String),
     /// Zoho's token-minting limit: 503, try again later.
@@ -107,9 +110,10 @@ impl ProxyError {
             | ProxyError::ScopeUnknown { .. }
             | ProxyError::ScopeNotGranted { .. }
             | ProxyError::ClientBody(_) => Side::Client,
-            ProxyError::TokenUnavailable(_) | ProxyError::Accounts(_) | ProxyError::Upstream(_) => {
-                Side::Upstream
-            }
+            ProxyError::RateLimited(_)
+            | ProxyError::TokenUnavailable(_)
+            | ProxyError::Accounts(_)
+            | ProxyError::Upstream(_) => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
         }
     }
@@ -124,6 +128,7 @@ impl ProxyError {
             | ProxyError::ScopeNotAllowed { .. }
             | ProxyError::ScopeUnknown { .. }
             | ProxyError::ScopeNotGranted { .. } => StatusCode::FORBIDDEN,
+            ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Accounts(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Upstream(SendError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
@@ -143,6 +148,7 @@ impl ProxyError {
             ProxyError::ScopeUnknown { .. } => "SCOPE_UNKNOWN",
             ProxyError::ScopeNotGranted { .. } => "SCOPE_NOT_GRANTED",
             ProxyError::ClientBody(_) => "BAD_REQUEST_BODY",
+            ProxyError::RateLimited(_) => "RATE_LIMITED",
             ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
             ProxyError::Accounts(_) => "ACCOUNTS_ERROR",
             ProxyError::Upstream(SendError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
@@ -199,6 +205,7 @@ impl ProxyError {
         match self {
             ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
             ProxyError::Accounts(e) => e.retry_in(),
+            ProxyError::RateLimited(shed) => Some(shed.retry_after),
             _ => None,
         }
     }

@@ -372,10 +372,12 @@ async fn upstream_timeout_is_a_504_and_unreachable_a_502() {
     let fake = FakeZoho::start().await.unwrap();
     let h = Harness::start_with(fake, "request_timeout = \"300ms\"", "", ALLOW_ALL).await;
     h.ready().await;
+    // A POST is not retried after a timeout (it may have been processed).
     h.fake.script_api(ApiReply::slow(Duration::from_secs(3)));
-    let resp = h.get("/crm/v8/Leads").await;
+    let resp = h.request("POST", "/crm/v8/Leads", "{}").await;
     assert_eq!(resp.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(resp.proxy_error(), Some("UPSTREAM_TIMEOUT"));
+    assert_eq!(h.fake.requests().len(), 1);
 
     // An API host that refuses connections.
     let closed = {

@@ -11,6 +11,7 @@ pub mod units;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
 use crate::dc::{DataCenter, Upstream};
+use crate::limit::{Limit, LimitSpec};
+use crate::retry::RetryPolicy;
 use crate::route::pattern::PathPattern;
 use crate::route::{MethodSet, Route, RouteTable};
 use crate::scope::{Scope, ScopeSet};
@@ -37,7 +40,20 @@ pub struct Config {
     pub admin: AdminConfig,
     pub zoho: ZohoConfig,
     pub routes: RouteTable,
+    pub rate_limit: RateLimitConfig,
+    pub retry: RetryPolicy,
 }
+
+/// `[rate_limit]`, compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    pub credential: LimitSpec,
+    /// How long a request may queue for a slot before it is shed with 429.
+    pub max_wait: Duration,
+}
+
+/// Zoho CRM's concurrency limit for the Standard edition; see the README for others.
+pub const DEFAULT_MAX_CONCURRENT: usize = 10;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -211,7 +227,66 @@ impl Compiler<'_> {
             admin: self.admin(&raw.admin)?,
             zoho: self.zoho(raw.zoho)?,
             routes: self.routes(raw.routes)?,
+            rate_limit: self.rate_limit(&raw.rate_limit)?,
+            retry: self.retry(&raw.retry)?,
         })
+    }
+
+    /// A count that must be at least 1.
+    fn positive(
+        &self,
+        v: &Option<Spanned<u32>>,
+        what: &str,
+    ) -> Result<Option<NonZeroU32>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(s) => NonZeroU32::new(*s.get_ref())
+                .map(Some)
+                .ok_or_else(|| self.at(s, format!("{what} must be at least 1"))),
+        }
+    }
+
+    fn rate_limit(&self, raw: &raw::RawRateLimit) -> Result<RateLimitConfig, ConfigError> {
+        let max_concurrent = self.positive(&raw.max_concurrent, "max_concurrent")?;
+        Ok(RateLimitConfig {
+            credential: LimitSpec {
+                requests_per_minute: self
+                    .positive(&raw.requests_per_minute, "requests_per_minute")?,
+                burst: self.positive(&raw.burst, "burst")?,
+                max_concurrent: Some(
+                    max_concurrent.map_or(DEFAULT_MAX_CONCURRENT, |n| n.get() as usize),
+                ),
+            },
+            max_wait: self.duration(&raw.max_wait, Duration::from_secs(30))?,
+        })
+    }
+
+    fn retry(&self, raw: &raw::RawRetry) -> Result<RetryPolicy, ConfigError> {
+        let d = RetryPolicy::default();
+        let policy = RetryPolicy {
+            max_attempts: match &raw.max_attempts {
+                None => d.max_attempts,
+                Some(s) if (1..=10).contains(s.get_ref()) => *s.get_ref(),
+                Some(s) => {
+                    return Err(self.at(
+                        s,
+                        "max_attempts is the total number of tries: 1 (no retries) to 10",
+                    ))
+                }
+            },
+            base_delay: self.duration(&raw.base_delay, d.base_delay)?,
+            max_delay: self.duration(&raw.max_delay, d.max_delay)?,
+            max_retry_after: self.duration(&raw.max_retry_after, d.max_retry_after)?,
+            budget: self.duration(&raw.budget, d.budget)?,
+        };
+        if let Some(s) = raw
+            .base_delay
+            .as_ref()
+            .filter(|_| policy.base_delay > policy.max_delay)
+        {
+            return Err(self.at(s, "base_delay is longer than max_delay"));
+        }
+        Ok(policy)
     }
 
     fn listen<'v>(
@@ -426,6 +501,27 @@ impl Compiler<'_> {
             None => Upstream::Api,
             Some(s) => s.get_ref().parse().map_err(|m: String| self.at(s, m))?,
         };
+        let limit = match &r.rate_limit {
+            None => None,
+            Some(spanned) => {
+                let l = spanned.get_ref();
+                let nonzero = |v: Option<u32>, what: &str| match v {
+                    None => Ok(None),
+                    Some(n) => NonZeroU32::new(n).map(Some).ok_or_else(|| {
+                        self.at(
+                            spanned,
+                            format!("route {name}: rate_limit.{what} must be at least 1"),
+                        )
+                    }),
+                };
+                Some(Limit::new(LimitSpec {
+                    requests_per_minute: nonzero(l.requests_per_minute, "requests_per_minute")?,
+                    burst: nonzero(l.burst, "burst")?,
+                    max_concurrent: nonzero(l.max_concurrent, "max_concurrent")?
+                        .map(|n| n.get() as usize),
+                }))
+            }
+        };
         Ok(Route {
             name,
             pattern,
@@ -434,6 +530,7 @@ impl Compiler<'_> {
             requires,
             headers,
             upstream,
+            limit,
         })
     }
 }

@@ -19,6 +19,10 @@ pub struct RawConfig {
     pub zoho: RawZoho,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    #[serde(default)]
+    pub rate_limit: RawRateLimit,
+    #[serde(default)]
+    pub retry: RawRetry,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +84,7 @@ pub struct RawRoute {
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
+    pub rate_limit: Option<Spanned<RawRouteLimit>>,
 }
 
 /// `requires = "Scope"` or `requires = ["Scope", "Scope"]` (all needed).
@@ -88,4 +93,34 @@ pub struct RawRoute {
 pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+/// `[rate_limit]`: shaping toward Zoho for the credential.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub requests_per_minute: Option<Spanned<u32>>,
+    pub burst: Option<Spanned<u32>>,
+    pub max_concurrent: Option<Spanned<u32>>,
+    pub max_wait: Option<Spanned<String>>,
+}
+
+/// A route's own `rate_limit = { ... }`, applied on top of the credential's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteLimit {
+    pub requests_per_minute: Option<u32>,
+    pub burst: Option<u32>,
+    pub max_concurrent: Option<u32>,
+}
+
+/// `[retry]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub max_attempts: Option<Spanned<u32>>,
+    pub base_delay: Option<Spanned<String>>,
+    pub max_delay: Option<Spanned<String>>,
+    pub max_retry_after: Option<Spanned<String>>,
+    pub budget: Option<Spanned<String>>,
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::retry::RetryPolicy;
 
 const ZOHO: &str = r#"
 [zoho]
@@ -230,4 +231,53 @@ fn credentials_only_go_to_the_configured_dc_or_explicit_overrides() {
         "[zoho]\nupstreams = { gopher = \"https://x.test\" }",
     ));
     assert!(e.contains("gopher"), "{e}");
+}
+
+#[test]
+fn rate_limit_and_retry_have_zoho_safe_defaults_and_checked_values() {
+    let c = compile_str(ZOHO).unwrap();
+    assert_eq!(
+        c.rate_limit.credential.max_concurrent,
+        Some(DEFAULT_MAX_CONCURRENT)
+    );
+    assert_eq!(c.rate_limit.credential.requests_per_minute, None);
+    assert_eq!(c.rate_limit.max_wait, Duration::from_secs(30));
+    assert_eq!(c.retry, RetryPolicy::default());
+    assert_eq!(c.retry.max_attempts, 3);
+
+    let text = format!(
+        "{ZOHO}\n[rate_limit]\nrequests_per_minute = 100\nburst = 10\nmax_concurrent = 5\nmax_wait = \"2s\"\n\
+         [retry]\nmax_attempts = 1\nbase_delay = \"1s\"\nmax_delay = \"5s\"\n"
+    );
+    let c = compile_str(&text).unwrap();
+    assert_eq!(
+        c.rate_limit.credential.requests_per_minute.map(|n| n.get()),
+        Some(100)
+    );
+    assert_eq!(c.rate_limit.credential.burst.map(|n| n.get()), Some(10));
+    assert_eq!(c.rate_limit.credential.max_concurrent, Some(5));
+    assert_eq!(c.retry.max_attempts, 1);
+
+    let e = err(&format!("{ZOHO}\n[rate_limit]\nmax_concurrent = 0\n"));
+    assert!(
+        e.starts_with("test.toml:8:") && e.contains("at least 1"),
+        "{e}"
+    );
+    let e = err(&format!("{ZOHO}\n[retry]\nmax_attempts = 50\n"));
+    assert!(e.contains("1 (no retries) to 10"), "{e}");
+    let e = err(&format!(
+        "{ZOHO}\n[retry]\nbase_delay = \"1m\"\nmax_delay = \"1s\"\n"
+    ));
+    assert!(e.contains("longer than max_delay"), "{e}");
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/crm\"\nrate_limit = {{ burst = 0 }}\n"
+    ));
+    assert!(e.contains("rate_limit.burst must be at least 1"), "{e}");
+    let e = err(&format!(
+        "{ZOHO}\n[[routes]]\npath = \"/crm\"\nrate_limit = {{ max_wait = \"1s\" }}\n"
+    ));
+    assert!(
+        e.contains("max_wait"),
+        "per-route max_wait is not a thing: {e}"
+    );
 }

@@ -157,9 +157,11 @@ fn rand_u64() -> u64 {
 }
 
 async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
+    let at = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (body_len, body) = drain(body, RECORD_BODY_LIMIT).await;
     let recorded = Recorded {
+        at,
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),

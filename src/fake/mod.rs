@@ -105,6 +105,8 @@ impl ApiReply {
 /// One API request as it reached the fake.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// When the request head arrived.
+    pub at: std::time::Instant,
     pub method: String,
     pub path: String,
     pub query: Option<String>,

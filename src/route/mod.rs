@@ -16,6 +16,7 @@ use http::Method;
 use crate::canon::CanonicalPath;
 use crate::catalog;
 use crate::dc::Upstream;
+use crate::limit::Limit;
 use crate::scope::{Scope, ScopeSet};
 use pattern::PathPattern;
 
@@ -81,6 +82,8 @@ pub struct Route {
     /// Static headers sent upstream.
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub upstream: Upstream,
+    /// The route's own rate/concurrency limit, on top of the credential's.
+    pub limit: Option<Limit>,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +197,7 @@ mod tests {
             requires: requires.map(|r| vec![r.parse().unwrap()]),
             headers: vec![],
             upstream: Upstream::Api,
+            limit: None,
         }
     }
 

@@ -1,0 +1,333 @@
+//! Local traffic shaping toward Zoho: a sustained rate (GCRA, via governor),
+//! in-flight caps (per credential, per route, and Zoho's sub-concurrency of 10
+//! for heavy calls), and a credential-wide cool-down after a 429.
+//!
+//! Waiting is FIFO and costs no thread or busy loop: concurrency slots come
+//! from tokio's fair semaphores, and rate waiters queue on a fair mutex whose
+//! holder sleeps exactly until governor's next slot. Every wait is bounded by
+//! `max_wait`; past it the request is shed (429 `RATE_LIMITED`) with a
+//! `Retry-After` estimate.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+/// Zoho's sub-concurrency limit for heavy calls (COQL, bulk, upsert, ...).
+pub const HEAVY_CONCURRENCY: usize = 10;
+
+/// A limit as configured: rate and/or concurrency.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitSpec {
+    pub requests_per_minute: Option<NonZeroU32>,
+    pub burst: Option<NonZeroU32>,
+    pub max_concurrent: Option<usize>,
+}
+
+/// One rate + concurrency limit.
+#[derive(Debug)]
+pub struct Limit {
+    rate: Option<Rate>,
+    slots: Option<Arc<Semaphore>>,
+}
+
+#[derive(Debug)]
+struct Rate {
+    limiter: DefaultDirectRateLimiter,
+    /// FIFO queue of rate waiters: only its holder asks governor.
+    queue: tokio::sync::Mutex<()>,
+    waiting: AtomicUsize,
+    interval: Duration,
+}
+
+/// Why a request was not let through in time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} toward Zoho is at its limit; waited {}s", .waited.as_secs_f32())]
+pub struct Shed {
+    pub what: &'static str,
+    pub waited: Duration,
+    /// When a slot is expected.
+    pub retry_after: Duration,
+}
+
+/// Counters for metrics.
+#[derive(Debug, Default)]
+pub struct LimitStats {
+    pub queued: AtomicU64,
+    pub waited_nanos: AtomicU64,
+    pub shed: AtomicU64,
+}
+
+impl Limit {
+    pub fn new(spec: LimitSpec) -> Self {
+        let rate = spec.requests_per_minute.map(|rpm| {
+            let burst = spec.burst.unwrap_or(NonZeroU32::MIN);
+            Rate {
+                limiter: RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst)),
+                queue: tokio::sync::Mutex::new(()),
+                waiting: AtomicUsize::new(0),
+                interval: Duration::from_secs(60) / rpm.get(),
+            }
+        });
+        Limit {
+            rate,
+            slots: spec.max_concurrent.map(|n| Arc::new(Semaphore::new(n))),
+        }
+    }
+
+    pub fn concurrency(n: usize) -> Self {
+        Limit {
+            rate: None,
+            slots: Some(Arc::new(Semaphore::new(n))),
+        }
+    }
+
+    fn is_unlimited(&self) -> bool {
+        self.rate.is_none() && self.slots.is_none()
+    }
+
+    /// Waits (FIFO) for a concurrency slot and a rate slot until `deadline`.
+    async fn acquire(
+        &self,
+        deadline: Instant,
+    ) -> Result<Option<OwnedSemaphorePermit>, &'static str> {
+        let permit = match &self.slots {
+            None => None,
+            Some(slots) => Some(
+                tokio::time::timeout_at(deadline, slots.clone().acquire_owned())
+                    .await
+                    .map_err(|_| "concurrency")?
+                    .map_err(|_| "concurrency")?,
+            ),
+        };
+        if let Some(rate) = &self.rate {
+            rate.waiting.fetch_add(1, Ordering::Relaxed);
+            let waited = tokio::time::timeout_at(deadline, rate.wait()).await;
+            rate.waiting.fetch_sub(1, Ordering::Relaxed);
+            waited.map_err(|_| "request rate")?;
+        }
+        Ok(permit)
+    }
+
+    /// A guess at when the next request would get through.
+    fn expected_wait(&self) -> Duration {
+        match &self.rate {
+            Some(rate) => rate.interval * (rate.waiting.load(Ordering::Relaxed) as u32 + 1),
+            None => Duration::from_secs(1),
+        }
+    }
+}
+
+impl Rate {
+    async fn wait(&self) {
+        let _turn = self.queue.lock().await;
+        while let Err(not_until) = self.limiter.check() {
+            let clock = DefaultClock::default();
+            tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
+        }
+    }
+}
+
+/// Everything a request must pass before it is sent: held until its response
+/// has been streamed back.
+#[derive(Debug, Default)]
+pub struct Permit {
+    _slots: Vec<OwnedSemaphorePermit>,
+}
+
+/// The shaping for one credential.
+#[derive(Debug)]
+pub struct Limits {
+    credential: Limit,
+    heavy: Limit,
+    max_wait: Duration,
+    /// No new request is sent before this instant (set by a 429).
+    cool_down: Mutex<Option<Instant>>,
+    pub stats: LimitStats,
+}
+
+impl Limits {
+    pub fn new(credential: LimitSpec, max_wait: Duration) -> Self {
+        Limits {
+            credential: Limit::new(credential),
+            heavy: Limit::concurrency(HEAVY_CONCURRENCY),
+            max_wait,
+            cool_down: Mutex::new(None),
+            stats: LimitStats::default(),
+        }
+    }
+
+    /// Zoho said 429: nobody sends before `until` (the latest one wins).
+    pub fn cool_down_until(&self, until: Instant) {
+        let mut c = self.cool_down.lock().unwrap_or_else(|e| e.into_inner());
+        if c.is_none_or(|current| current < until) {
+            *c = Some(until);
+        }
+    }
+
+    fn cooling_until(&self) -> Option<Instant> {
+        let c = self.cool_down.lock().unwrap_or_else(|e| e.into_inner());
+        c.filter(|until| *until > Instant::now())
+    }
+
+    /// Waits for the cool-down, the route's limit, the heavy sub-limit and the
+    /// credential's limit, in that order, all within `max_wait`.
+    pub async fn acquire(&self, route: Option<&Limit>, heavy: bool) -> Result<Permit, Shed> {
+        let started = Instant::now();
+        let deadline = started + self.max_wait;
+        let unlimited =
+            route.is_none_or(Limit::is_unlimited) && !heavy && self.credential.is_unlimited();
+        if unlimited && self.cooling_until().is_none() {
+            return Ok(Permit::default());
+        }
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let result = self.acquire_all(route, heavy, started, deadline).await;
+        let waited = started.elapsed();
+        self.stats
+            .waited_nanos
+            .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+        if result.is_err() {
+            self.stats.shed.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn acquire_all(
+        &self,
+        route: Option<&Limit>,
+        heavy: bool,
+        started: Instant,
+        deadline: Instant,
+    ) -> Result<Permit, Shed> {
+        if let Some(until) = self.cooling_until() {
+            if until > deadline {
+                return Err(Shed {
+                    what: "Zoho's rate limit (cooling down after a 429)",
+                    waited: Duration::ZERO,
+                    retry_after: until - started,
+                });
+            }
+            tokio::time::sleep_until(until).await;
+        }
+        let mut slots = Vec::with_capacity(3);
+        let limits = route
+            .into_iter()
+            .chain(heavy.then_some(&self.heavy))
+            .chain([&self.credential]);
+        for limit in limits {
+            match limit.acquire(deadline).await {
+                Ok(permit) => slots.extend(permit),
+                Err(what) => {
+                    return Err(Shed {
+                        what,
+                        waited: started.elapsed(),
+                        retry_after: limit.expected_wait(),
+                    });
+                }
+            }
+        }
+        Ok(Permit { _slots: slots })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(rpm: Option<u32>, burst: Option<u32>, conc: Option<usize>) -> LimitSpec {
+        LimitSpec {
+            requests_per_minute: rpm.and_then(NonZeroU32::new),
+            burst: burst.and_then(NonZeroU32::new),
+            max_concurrent: conc,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_capped_and_waiters_are_shed_after_max_wait() {
+        let limits = Limits::new(spec(None, None, Some(2)), Duration::from_millis(50));
+        let a = limits.acquire(None, false).await.unwrap();
+        let _b = limits.acquire(None, false).await.unwrap();
+        let shed = limits.acquire(None, false).await.unwrap_err();
+        assert_eq!(shed.what, "concurrency");
+        assert!(shed.waited >= Duration::from_millis(50));
+        drop(a);
+        assert!(
+            limits.acquire(None, false).await.is_ok(),
+            "a released slot is reused"
+        );
+        assert_eq!(limits.stats.shed.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn heavy_calls_share_a_sub_limit_of_ten() {
+        let limits = Limits::new(LimitSpec::default(), Duration::from_millis(20));
+        let mut held = Vec::new();
+        for _ in 0..HEAVY_CONCURRENCY {
+            held.push(
+                limits
+                    .acquire(None, true)
+                    .await
+                    .expect("ten heavy calls fit"),
+            );
+        }
+        assert!(
+            limits.acquire(None, true).await.is_err(),
+            "the 11th heavy call waits"
+        );
+        assert!(
+            limits.acquire(None, false).await.is_ok(),
+            "light calls are not held up"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_route_limit_applies_on_top_of_the_credential() {
+        let limits = Limits::new(spec(None, None, Some(10)), Duration::from_millis(20));
+        let route = Limit::new(spec(None, None, Some(1)));
+        let _a = limits.acquire(Some(&route), false).await.unwrap();
+        assert!(limits.acquire(Some(&route), false).await.is_err());
+        assert!(limits.acquire(None, false).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_cool_down_longer_than_max_wait_sheds_at_once_with_its_remaining_time() {
+        let limits = Limits::new(LimitSpec::default(), Duration::from_secs(1));
+        limits.cool_down_until(Instant::now() + Duration::from_secs(5));
+        limits.cool_down_until(Instant::now() + Duration::from_secs(2)); // an earlier one does not shorten it
+        let shed = limits.acquire(None, false).await.unwrap_err();
+        assert!(shed.retry_after > Duration::from_secs(4), "{shed:?}");
+        assert!(shed.waited < Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cool_down_is_waited_out_exactly_then_requests_flow() {
+        let limits = Limits::new(LimitSpec::default(), Duration::from_secs(30));
+        let start = Instant::now();
+        limits.cool_down_until(start + Duration::from_secs(2));
+        limits.acquire(None, false).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        limits.acquire(None, false).await.unwrap();
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "no further wait once it is over"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_rate_is_paced_not_refused() {
+        // 600/min = one every 100 ms, burst 1: five requests take about 400 ms.
+        let limits = Limits::new(spec(Some(600), Some(1), None), Duration::from_secs(5));
+        let start = std::time::Instant::now();
+        for _ in 0..5 {
+            limits.acquire(None, false).await.unwrap();
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(390), "{took:?}");
+    }
+}

@@ -1,0 +1,256 @@
+//! Stages 6–8, repeated while the rules allow: wait for a slot (local
+//! shaping), rewrite and send, classify the answer.
+//!
+//! - 401 `INVALID_TOKEN`/`AUTHENTICATION_FAILURE`: refresh once (shared with
+//!   every request that saw the same token rejected) and replay once.
+//! - 429, 5xx, connection failures: [`crate::retry`] decides; a 429 also
+//!   cools down the whole credential so other requests wait for the same
+//!   instant instead of each discovering the limit again.
+//!
+//! Only bodies the proxy kept can be sent twice; a streamed body goes once.
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::{headers, Call, Outcome, Proxy};
+use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
+use crate::error::ProxyError;
+use crate::retry::{self, Attempt, Next, Progress};
+use crate::token::AccessToken;
+
+/// How much of a 401 answer is read to see whether the token was the problem.
+const MAX_401_INSPECTED: usize = 64 * 1024;
+
+/// The request body as the proxy holds it: small bodies in memory (so they
+/// can be sent again), large ones as a one-shot stream.
+pub(super) enum RequestBody {
+    Replayable(Bytes),
+    Streaming(Option<ProxyBody>),
+}
+
+impl RequestBody {
+    pub(super) async fn read(body: Incoming, limit: usize) -> Result<Self, ProxyError> {
+        match read_prefix(body, limit).await {
+            Ok(Prefixed::Complete(bytes)) => Ok(RequestBody::Replayable(bytes)),
+            Ok(partial) => Ok(RequestBody::Streaming(Some(partial.into_body()))),
+            Err(e) => Err(ProxyError::ClientBody(e.to_string())),
+        }
+    }
+
+    /// A body to send: a copy of a replayable body, or the stream (once).
+    fn take(&mut self) -> Option<ProxyBody> {
+        match self {
+            RequestBody::Replayable(bytes) => Some(full(bytes.clone())),
+            RequestBody::Streaming(stream) => stream.take(),
+        }
+    }
+
+    fn replayable(&self) -> bool {
+        matches!(self, RequestBody::Replayable(_))
+    }
+}
+
+/// What Zoho's answer means for this request.
+enum Verdict {
+    Done(Response<ProxyBody>),
+    /// 401 `INVALID_TOKEN` / `AUTHENTICATION_FAILURE`: the token is dead.
+    TokenRejected(Response<ProxyBody>),
+}
+
+impl Proxy {
+    pub(super) async fn exchange(
+        &self,
+        call: &Call<'_>,
+        mut token: std::sync::Arc<AccessToken>,
+        body: &mut RequestBody,
+        outcome: &mut Outcome,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let started = Instant::now();
+        let policy = &call.config.retry;
+        let mut tries = 1;
+        let mut token_replayed = false;
+        loop {
+            let permit = self
+                .limits
+                .acquire(call.route.limit.as_ref(), call.heavy)
+                .await
+                .map_err(ProxyError::RateLimited)?;
+            let req = build_request(call, &token, body)?;
+            let sent = self
+                .client
+                .send(req, call.config.server.request_timeout)
+                .await;
+            let answer = match sent {
+                Ok(resp) => match classify(without_hop_by_hop(resp)).await {
+                    Verdict::TokenRejected(resp) if !token_replayed => {
+                        token_replayed = true;
+                        match self.tokens.replace_rejected(&token).await {
+                            Ok(fresh) if body.replayable() => {
+                                outcome.replayed = true;
+                                token = fresh;
+                                continue;
+                            }
+                            Ok(_) => Ok(resp),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "refresh after a rejected token failed");
+                                Ok(resp)
+                            }
+                        }
+                    }
+                    Verdict::TokenRejected(resp) | Verdict::Done(resp) => Ok(resp),
+                },
+                Err(e) => Err(e),
+            };
+
+            let attempt = match &answer {
+                Ok(resp) => Attempt::Answered {
+                    status: resp.status(),
+                    headers: resp.headers(),
+                },
+                Err(e) => Attempt::Failed(e),
+            };
+            if let Attempt::Answered {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                headers,
+            } = attempt
+            {
+                // Whatever this request does next, the credential cools down.
+                let wait = retry::server_delay(headers, std::time::SystemTime::now())
+                    .unwrap_or_else(|| policy.backoff(tries, retry::random()))
+                    .min(policy.max_retry_after);
+                self.limits.cool_down_until(Instant::now() + wait);
+            }
+            let progress = Progress {
+                attempts: tries,
+                elapsed: started.elapsed(),
+                replayable: body.replayable(),
+            };
+            match policy.next(&call.parts.method, attempt, progress, retry::random()) {
+                Next::Stop => {
+                    return match answer {
+                        Ok(resp) => Ok(resp.map(|b| boxed(Guarded::new(b, permit)))),
+                        Err(e) => Err(ProxyError::Upstream(e)),
+                    };
+                }
+                Next::Retry { delay, reason, .. } => {
+                    drop(answer);
+                    drop(permit);
+                    tracing::warn!(
+                        route = %call.route.name,
+                        reason,
+                        attempt = tries,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying"
+                    );
+                    outcome.retries += 1;
+                    tries += 1;
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+/// Stage 6: the request as Zoho gets it: the upstream URL (same canonical
+/// path, query byte for byte), clean headers, the token.
+fn build_request(
+    call: &Call<'_>,
+    token: &AccessToken,
+    body: &mut RequestBody,
+) -> Result<Request<ProxyBody>, ProxyError> {
+    let base = call
+        .config
+        .zoho
+        .base_url(call.route.upstream, token.api_domain.as_deref());
+    let path = call.path;
+    let target = match call.parts.uri.query() {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let uri: Uri = target
+        .parse()
+        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
+    let host = uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        .ok_or_else(|| ProxyError::Internal(format!("upstream URL {base} has no host")))?;
+    let mut headers = call.parts.headers.clone();
+    headers::for_upstream(&mut headers, host, token.expose(), &call.route.headers)
+        .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
+    let body = body
+        .take()
+        .ok_or_else(|| ProxyError::Internal("request body already sent".into()))?;
+    let mut req = Request::new(body);
+    *req.method_mut() = call.parts.method.clone();
+    *req.uri_mut() = uri;
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = headers;
+    Ok(req)
+}
+
+fn without_hop_by_hop(resp: Response<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers);
+    Response::from_parts(parts, boxed(body))
+}
+
+/// Stage 8: reads a 401 (only a 401, and only a bounded prefix) to see whether
+/// Zoho rejected the token. `OAUTH_SCOPE_MISMATCH` and everything else pass
+/// through untouched.
+async fn classify(resp: Response<ProxyBody>) -> Verdict {
+    if resp.status() != StatusCode::UNAUTHORIZED {
+        return Verdict::Done(resp);
+    }
+    let (parts, body) = resp.into_parts();
+    let prefixed = match read_prefix(body, MAX_401_INSPECTED).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(error = %e, "reading a 401 answer failed");
+            return Verdict::Done(Response::from_parts(parts, crate::body::empty()));
+        }
+    };
+    let rejected = match &prefixed {
+        Prefixed::Complete(bytes) => token_rejected(bytes),
+        Prefixed::Partial { .. } => false,
+    };
+    let resp = Response::from_parts(parts, prefixed.into_body());
+    if rejected {
+        Verdict::TokenRejected(resp)
+    } else {
+        Verdict::Done(resp)
+    }
+}
+
+/// Zoho's codes for a dead token.
+fn token_rejected(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        code: Option<String>,
+    }
+    serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .and_then(|e| e.code)
+        .is_some_and(|c| c == "INVALID_TOKEN" || c == "AUTHENTICATION_FAILURE")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dead_token_codes_trigger_a_refresh() {
+        assert!(token_rejected(
+            br#"{"code":"INVALID_TOKEN","details":{},"message":"invalid oauth token","status":"error"}"#
+        ));
+        assert!(token_rejected(
+            br#"{"code":"AUTHENTICATION_FAILURE","details":{},"message":"x","status":"error"}"#
+        ));
+        assert!(!token_rejected(
+            br#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#
+        ));
+        assert!(!token_rejected(b"<html>401</html>"));
+        assert!(!token_rejected(br#"{"code":57}"#));
+    }
+}

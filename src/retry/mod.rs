@@ -1,0 +1,188 @@
+//! When to try a request again, and how long to wait first.
+//!
+//! The rules, in one place (the README has them as a table):
+//! - 429: Zoho did not process the request, so any method is retried, after
+//!   `Retry-After` (seconds or an HTTP date), else `X-Rate-Limit-Reset`, else
+//!   backoff. A wait above `max_retry_after` is not waited: the 429 goes back.
+//! - 502/503/504, a reset connection or a timeout: only idempotent methods
+//!   (GET HEAD OPTIONS PUT DELETE). A POST answered 503 may have been
+//!   processed; duplicating a record is worse than an error.
+//! - A connection that never reached Zoho (connect refused, TLS failure):
+//!   any method.
+//! - Only bodies the proxy kept (`replay_buffer`) can be sent again; within
+//!   `max_attempts` tries and `budget` total time.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Method, StatusCode};
+
+use crate::upstream::SendError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total tries per request, including the first.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    pub max_retry_after: Duration,
+    /// Total time a request may spend retrying.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+            budget: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What happened to one attempt, as far as retrying is concerned.
+#[derive(Debug)]
+pub enum Attempt<'a> {
+    Answered {
+        status: StatusCode,
+        headers: &'a HeaderMap,
+    },
+    Failed(&'a SendError),
+}
+
+/// The decision after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Try again after `delay`; `reason` is for logs and metrics.
+    Retry {
+        delay: Duration,
+        reason: &'static str,
+        rate_limited: bool,
+    },
+    /// Return what we have.
+    Stop,
+}
+
+/// Where the request stands.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Tries made so far (1 after the first).
+    pub attempts: u32,
+    pub elapsed: Duration,
+    /// Whether the body can be sent again.
+    pub replayable: bool,
+}
+
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+impl RetryPolicy {
+    pub fn next(
+        &self,
+        method: &Method,
+        attempt: Attempt<'_>,
+        progress: Progress,
+        random: u64,
+    ) -> Next {
+        if !progress.replayable || progress.attempts >= self.max_attempts {
+            return Next::Stop;
+        }
+        let backoff = self.backoff(progress.attempts, random);
+        let (delay, reason, rate_limited) = match attempt {
+            Attempt::Answered { status, headers } if status == StatusCode::TOO_MANY_REQUESTS => {
+                match server_delay(headers, SystemTime::now()) {
+                    Some(d) if d > self.max_retry_after => return Next::Stop,
+                    Some(d) => (d, "429", true),
+                    None => (backoff, "429", true),
+                }
+            }
+            Attempt::Answered { status, .. } => {
+                let reason = match status.as_u16() {
+                    502 => "502",
+                    503 => "503",
+                    504 => "504",
+                    _ => return Next::Stop,
+                };
+                if !is_idempotent(method) {
+                    return Next::Stop;
+                }
+                (backoff, reason, false)
+            }
+            Attempt::Failed(SendError::Connect { .. }) => (backoff, "connect", false),
+            Attempt::Failed(e) if is_idempotent(method) => {
+                let reason = match e {
+                    SendError::Timeout { .. } => "timeout",
+                    _ => "connection",
+                };
+                (backoff, reason, false)
+            }
+            Attempt::Failed(_) => return Next::Stop,
+        };
+        if progress.elapsed + delay > self.budget {
+            return Next::Stop;
+        }
+        Next::Retry {
+            delay,
+            reason,
+            rate_limited,
+        }
+    }
+
+    /// Full jitter: uniform in [0, min(max_delay, base * 2^(attempts-1))].
+    pub fn backoff(&self, attempts: u32, random: u64) -> Duration {
+        let exp = attempts.saturating_sub(1).min(20);
+        let cap = self.base_delay.saturating_mul(1 << exp).min(self.max_delay);
+        let nanos = cap.as_nanos() as u64;
+        Duration::from_nanos(if nanos == 0 { 0 } else { random % (nanos + 1) })
+    }
+}
+
+/// The wait a 429 asks for: `Retry-After` (seconds or HTTP date), else
+/// `X-Rate-Limit-Reset` (seconds from now, or a unix time in seconds).
+pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(v) = text("retry-after") {
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(when) = httpdate::parse_http_date(v) {
+            return Some(when.duration_since(now).unwrap_or(Duration::ZERO));
+        }
+    }
+    // Header names are case-insensitive: this covers X-RATELIMIT-RESET too.
+    let reset = text("x-rate-limit-reset").or_else(|| text("x-ratelimit-reset"))?;
+    let n: u64 = reset.parse().ok()?;
+    // Large values are a unix timestamp; small ones seconds from now.
+    const YEAR_2001: u64 = 978_307_200;
+    if n > YEAR_2001 {
+        let when = SystemTime::UNIX_EPOCH + Duration::from_secs(n);
+        Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    } else {
+        Some(Duration::from_secs(n))
+    }
+}
+
+/// A cheap, unpredictable-enough number for jitter (not cryptographic).
+pub fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests;

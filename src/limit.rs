@@ -9,7 +9,7 @@
 //! `Retry-After` estimate.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,14 +53,6 @@ pub struct Shed {
     pub waited: Duration,
     /// When a slot is expected.
     pub retry_after: Duration,
-}
-
-/// Counters for metrics.
-#[derive(Debug, Default)]
-pub struct LimitStats {
-    pub queued: AtomicU64,
-    pub waited_nanos: AtomicU64,
-    pub shed: AtomicU64,
 }
 
 impl Limit {
@@ -148,7 +140,6 @@ pub struct Limits {
     max_wait: Duration,
     /// No new request is sent before this instant (set by a 429).
     cool_down: Mutex<Option<Instant>>,
-    pub stats: LimitStats,
 }
 
 impl Limits {
@@ -158,7 +149,6 @@ impl Limits {
             heavy: Limit::concurrency(HEAVY_CONCURRENCY),
             max_wait,
             cool_down: Mutex::new(None),
-            stats: LimitStats::default(),
         }
     }
 
@@ -185,16 +175,7 @@ impl Limits {
         if unlimited && self.cooling_until().is_none() {
             return Ok(Permit::default());
         }
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        let result = self.acquire_all(route, heavy, started, deadline).await;
-        let waited = started.elapsed();
-        self.stats
-            .waited_nanos
-            .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
-        if result.is_err() {
-            self.stats.shed.fetch_add(1, Ordering::Relaxed);
-        }
-        result
+        self.acquire_all(route, heavy, started, deadline).await
     }
 
     async fn acquire_all(
@@ -260,7 +241,6 @@ mod tests {
             limits.acquire(None, false).await.is_ok(),
             "a released slot is reused"
         );
-        assert_eq!(limits.stats.shed.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

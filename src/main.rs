@@ -19,8 +19,17 @@ use zoho_proxy::{commands, config, server};
     about = "Authenticating reverse proxy for Zoho's APIs"
 )]
 struct Cli {
+    /// Log format; default: json when stderr (where logs go) is not a terminal.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
 }
 
 #[derive(Subcommand)]
@@ -29,6 +38,9 @@ enum Command {
     Run {
         #[arg(long, env = "ZOHO_PROXY_CONFIG", default_value = "./proxy.toml")]
         config: PathBuf,
+        /// How often to check the config file for changes (0s: only on SIGHUP).
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        watch_interval: std::time::Duration,
     },
     /// Validate a config and print the effective accounts URL, API URL and routes.
     Check {
@@ -53,15 +65,67 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Exchange a self-client grant code for a refresh token; print it once with a [zoho] block.
+    ExchangeCode(ExchangeCodeArgs),
+    /// GET a plain-HTTP URL: exit 0 on 2xx, else 1 with the reason (container health checks).
+    Probe {
+        /// e.g. http://127.0.0.1:9901/readyz
+        url: String,
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
-fn init_logging() {
+#[derive(clap::Args)]
+struct ExchangeCodeArgs {
+    /// The data centre the client was created in: us eu in au jp cn ca sa uk.
+    #[arg(long)]
+    data_center: zoho_proxy::dc::DataCenter,
+    #[arg(long)]
+    client_id: String,
+    /// The grant code from the API console (single use, valid for minutes).
+    #[arg(long)]
+    code: String,
+    /// The variable holding the client secret; unset: prompt (in a terminal).
+    #[arg(long, default_value = "ZOHO_CLIENT_SECRET")]
+    client_secret_env: String,
+    /// Accounts server origin, instead of the data centre's.
+    #[arg(long)]
+    accounts_url: Option<String>,
+    /// An extra trusted root CA (PEM) for the accounts server.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Only for server-based clients: the redirect URI the code was issued for.
+    #[arg(long)]
+    redirect_uri: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    config::units::parse_duration(s)
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging(format: Option<LogFormat>) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let format = format.unwrap_or(if std::io::stderr().is_terminal() {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
 }
 
 /// SIGTERM or SIGINT, registered as soon as it is created, so a signal that
@@ -71,6 +135,23 @@ struct Shutdown {
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+}
+
+/// SIGHUP: reload the config.
+#[cfg(unix)]
+async fn reload_on_sighup(proxy: Arc<zoho_proxy::proxy::Proxy>, path: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by editing the file instead");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the config");
+        zoho_proxy::reload::reload_and_log(&proxy, &path);
+    }
 }
 
 impl Shutdown {
@@ -101,12 +182,20 @@ impl Shutdown {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     match cli.command {
-        Command::Run { config } => {
+        Command::Run {
+            config: path,
+            watch_interval,
+        } => {
             let shutdown = Shutdown::register()?;
-            let config = Arc::new(config::load(&config)?);
+            let config = Arc::new(config::load(&path)?);
             let running = server::start(config).await?;
+            #[cfg(unix)]
+            tokio::spawn(reload_on_sighup(running.proxy.clone(), path.clone()));
+            if !watch_interval.is_zero() {
+                running.watch_config(path, watch_interval);
+            }
             shutdown.recv().await;
             tracing::info!("shutting down: draining in-flight requests");
             running.shutdown().await;
@@ -155,6 +244,39 @@ async fn main() -> anyhow::Result<()> {
             shutdown.recv().await;
             demo.running.shutdown().await;
         }
+        Command::ExchangeCode(a) => {
+            use zoho_proxy::onboard;
+            let result = match onboard::client_secret(&a.client_secret_env) {
+                Err(e) => Err(e),
+                Ok(client_secret) => {
+                    onboard::run(onboard::Exchange {
+                        data_center: a.data_center,
+                        client_id: a.client_id,
+                        client_secret,
+                        client_secret_env: a.client_secret_env,
+                        code: config::Secret::new(a.code),
+                        accounts_url: a.accounts_url,
+                        ca_file: a.ca_file,
+                        redirect_uri: a.redirect_uri,
+                    })
+                    .await
+                }
+            };
+            match result {
+                Ok(text) => print!("{text}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Probe { url, timeout } => match zoho_proxy::probe::probe(&url, timeout).await {
+            Ok(status) => println!("ok: {url} answered {status}"),
+            Err(e) => {
+                eprintln!("probe failed: {e}");
+                std::process::exit(1);
+            }
+        },
     }
     Ok(())
 }

@@ -22,9 +22,8 @@ use tokio::sync::watch;
 
 use crate::body::{full, ProxyBody};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::proxy::Proxy;
-use crate::token::{AccountsClient, TokenManager, TokenSettings};
-use crate::upstream::UpstreamClient;
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,6 +49,20 @@ pub struct Running {
 }
 
 impl Running {
+    /// Reloads the config when `path` changes (checked every `interval`),
+    /// until shutdown.
+    pub fn watch_config(&self, path: std::path::PathBuf, interval: Duration) {
+        let stopped = self.stop.subscribe();
+        tokio::spawn(crate::reload::watch_file(
+            self.proxy.clone(),
+            path,
+            interval,
+            stopped,
+        ));
+    }
+}
+
+impl Running {
     /// Graceful shutdown: stop accepting, drain within the grace period.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -59,17 +72,9 @@ impl Running {
     }
 }
 
-/// Builds the token manager and the upstream client for a config.
+/// Builds the proxy (token manager, upstream client, shaping) for a config.
 pub fn build_proxy(config: Arc<Config>) -> Result<Arc<Proxy>, StartError> {
-    let client = UpstreamClient::new(&config.zoho.extra_roots)?;
-    let tokens = Arc::new(TokenManager::new(
-        AccountsClient::new(client.clone(), &config.zoho),
-        TokenSettings {
-            refresh_before_expiry: config.zoho.refresh_before_expiry,
-            budget: config.zoho.token_requests_per_10min,
-        },
-    ));
-    Ok(Arc::new(Proxy::new(config, tokens, client)))
+    Ok(Arc::new(Proxy::new(config, Arc::new(Metrics::new()))?))
 }
 
 /// Binds the listeners and serves until [`Running::shutdown`].
@@ -97,14 +102,13 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
     let grace = config.server.shutdown_grace;
 
-    let tokens = proxy.tokens().clone();
     let task = tokio::spawn({
         let proxy = proxy.clone();
         async move {
-            let token_loop = tokio::spawn(tokens.clone().run(signalled(stopped.clone())));
+            let token_loop = tokio::spawn(follow_tokens(proxy.clone(), stopped.clone()));
             let admin = tokio::spawn(serve(
                 admin_listener,
-                admin_handler(tokens),
+                admin_handler(proxy.clone()),
                 signalled(stopped.clone()),
                 grace,
             ));
@@ -126,6 +130,25 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         stop,
         task,
     })
+}
+
+/// Runs the token refresh loop of whichever token manager is current: a
+/// reload that changes the credential replaces it.
+async fn follow_tokens(proxy: Arc<Proxy>, stopped: watch::Receiver<bool>) {
+    let mut changed = proxy.tokens_changed();
+    loop {
+        let tokens = proxy.tokens();
+        tokio::select! {
+            _ = tokens.run(signalled(stopped.clone())) => return,
+            moved = changed.changed() => {
+                if moved.is_err() {
+                    // The proxy is gone; nothing to follow any more.
+                    return;
+                }
+                tracing::info!("credential changed: refreshing with the new one");
+            }
+        }
+    }
 }
 
 /// Resolves once `true` is sent (or the sender is gone).
@@ -186,29 +209,45 @@ pub async fn serve<F, Fut>(
 }
 
 /// `/healthz`: the process serves. `/readyz`: a valid token is held.
+/// `/metrics`: Prometheus text format.
 fn admin_handler(
-    tokens: Arc<TokenManager>,
+    proxy: Arc<Proxy>,
 ) -> impl Fn(Request<Incoming>) -> std::future::Ready<Response<ProxyBody>> + Clone + Send + Sync + 'static
 {
     move |req: Request<Incoming>| {
-        let (status, text) = match req.uri().path() {
-            "/healthz" => (StatusCode::OK, "ok\n"),
-            "/readyz" if tokens.current().is_some() => (StatusCode::OK, "ready\n"),
+        let token = proxy.tokens().current();
+        let (status, content_type, text) = match req.uri().path() {
+            "/healthz" => (StatusCode::OK, TEXT, "ok\n".to_owned()),
+            "/readyz" if token.is_some() => (StatusCode::OK, TEXT, "ready\n".to_owned()),
             "/readyz" => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "no valid Zoho access token yet\n",
+                TEXT,
+                "no valid Zoho access token yet\n".to_owned(),
             ),
+            "/metrics" => {
+                let expires_in = token.map(|t| {
+                    t.expires_at
+                        .saturating_duration_since(tokio::time::Instant::now())
+                });
+                (
+                    StatusCode::OK,
+                    OPENMETRICS,
+                    proxy.metrics().render(expires_in),
+                )
+            }
             _ => (
                 StatusCode::NOT_FOUND,
-                "not found: try /healthz or /readyz\n",
+                TEXT,
+                "not found: try /healthz, /readyz or /metrics\n".to_owned(),
             ),
         };
         let mut resp = Response::new(full(text));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         std::future::ready(resp)
     }
 }
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

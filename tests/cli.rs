@@ -211,3 +211,130 @@ fn scopes_explains_what_a_call_needs() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dot segment"));
 }
+
+/// Runs `zoho-proxy run` against `fake` with the given log settings, sends a
+/// few requests (including one that makes the proxy refresh and replay),
+/// stops it with SIGTERM and returns what it logged.
+async fn logs_of_a_session(fake: &FakeZoho, log_format: &str, rust_log: &str) -> String {
+    let dir = temp_dir(&format!("logs-{log_format}"));
+    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+    let config = fake.proxy_config("127.0.0.1:0", "", "ca_file = \"ca.pem\"", common::ALLOW_ALL);
+    // A fixed admin port is not needed; the proxy port is read from the log.
+    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let log_path = dir.join("stderr.log");
+    let mut child = bin()
+        .args(["--log-format", log_format, "run", "--config"])
+        .arg(dir.join("proxy.toml"))
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
+        .spawn()
+        .unwrap();
+    // Wait for the "listening" line and take the address from it.
+    let addr = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let found = text
+            .lines()
+            .find(|l| l.contains("zoho-proxy listening"))
+            .and_then(|l| {
+                let start = l.find("127.0.0.1:")?;
+                let rest = &l[start..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+                    .unwrap_or(rest.len());
+                rest[..end].parse::<std::net::SocketAddr>().ok()
+            });
+        if let Some(addr) = found {
+            break addr;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // Let the first token arrive, then make Zoho reject it: refresh + replay.
+    while fake.token_requests() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let send = |head: String| async move { common::raw_request(addr, &head).await.0 };
+    let auth = "Authorization: Zoho-oauthtoken 1000.client-own-secret-token\r\n";
+    assert_eq!(
+        send(format!(
+            "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        ))
+        .await,
+        200
+    );
+    fake.revoke_tokens();
+    let body = r#"{"data":[{"Last_Name":"Log"}]}"#;
+    let post = format!(
+        "POST /crm/v8/Contacts HTTP/1.1\r\nHost: x\r\n{auth}x-request-id: leak-test-1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    assert_eq!(send(post).await, 200);
+    assert_eq!(
+        send("GET /crm/v8/../x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await,
+        400
+    );
+    assert_eq!(fake.token_requests(), 2, "the replay path ran");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_logs_even_at_trace_level() {
+    let fake = FakeZoho::start().await.unwrap();
+    let logs = logs_of_a_session(&fake, "text", "trace").await;
+    assert!(
+        logs.lines().count() > 100,
+        "trace logging was on: {} lines",
+        logs.lines().count()
+    );
+    assert!(
+        logs.contains("access token refreshed") && logs.contains("leak-test-1"),
+        "the proxy's own lines are there"
+    );
+    for secret in [
+        "1000.fakeaccess", // every access token the fake minted
+        zoho_proxy::fake::REFRESH_TOKEN,
+        zoho_proxy::fake::CLIENT_SECRET,
+        "client-own-secret-token", // what the client sent in Authorization
+        "Zoho-oauthtoken",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_have_one_line_per_request_with_its_id() {
+    let fake = FakeZoho::start().await.unwrap();
+    let logs = logs_of_a_session(&fake, "json", "info").await;
+    let requests: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
+        })
+        .filter(|v| v["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 3, "{logs}");
+    let post = requests
+        .iter()
+        .find(|v| v["request_id"] == "leak-test-1")
+        .expect("the client's request id is logged");
+    assert_eq!(post["route"], "all");
+    assert_eq!(post["status"], 200);
+    assert_eq!(post["replayed"], true);
+    assert!(
+        post["duration_ms"].is_u64() && post["upstream_ms"].is_u64() && post["retries"] == 0,
+        "{post}"
+    );
+}

@@ -3,39 +3,13 @@
 
 mod common;
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
 use common::{Harness, ALLOW_ALL};
 use http::{Request, StatusCode};
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use zoho_proxy::body::{boxed, empty};
+use zoho_proxy::fake::Generated;
 
 const SIZE: u64 = 256 << 20;
-
-/// `left` bytes in 64 KiB chunks, with no declared length (chunked upload).
-struct Upload {
-    left: u64,
-    chunk: Bytes,
-}
-
-impl Body for Upload {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if self.left == 0 {
-            return Poll::Ready(None);
-        }
-        let n = (self.chunk.len() as u64).min(self.left) as usize;
-        self.left -= n as u64;
-        Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
-    }
-}
 
 /// Kernel-reported memory of this process, in bytes (`VmRSS` or `VmHWM`).
 fn memory(field: &str) -> u64 {
@@ -51,10 +25,7 @@ async fn hundreds_of_mib_stream_both_ways_with_flat_memory() {
     h.ready().await;
     let before = memory("VmRSS:");
 
-    let upload = Upload {
-        left: SIZE,
-        chunk: Bytes::from(vec![7u8; 64 * 1024]),
-    };
+    let upload = Generated::new(SIZE, false); // chunked: no declared length
     let req = Request::post(h.url("/crm/v8/files"))
         .body(boxed(upload))
         .unwrap();

@@ -282,11 +282,11 @@ pub(crate) fn table(t: &'static [(&'static str, &'static str)], seg: &str) -> Op
 }
 
 /// Match a whole path against a template; `None` if it does not match.
-fn match_path(template: &str, path: &str) -> Option<Captures> {
-    let tsegs: Vec<&str> = template.split('/').skip(1).collect();
-    let psegs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+fn match_path(template: &str, psegs: &[&str]) -> Option<Captures> {
     let mut caps = Captures::new();
-    for (i, t) in tsegs.iter().enumerate() {
+    let mut count = 0;
+    for (i, t) in template.split('/').skip(1).enumerate() {
+        count = i + 1;
         match parse_token(t) {
             Some(Token::Tail) => {
                 let rest = psegs.get(i..)?;
@@ -301,13 +301,13 @@ fn match_path(template: &str, path: &str) -> Option<Captures> {
                 }
             }
             None => {
-                if psegs.get(i)? != t {
+                if psegs.get(i)? != &t {
                     return None;
                 }
             }
         }
     }
-    (psegs.len() == tsegs.len()).then_some(caps)
+    (psegs.len() == count).then_some(caps)
 }
 
 /// Fill in a scope template; `None` if a placeholder is unknown or the result
@@ -349,6 +349,8 @@ pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requiremen
     if path.contains(['?', '#']) {
         return None;
     }
+    // Split once; every entry is matched against the same segments.
+    let psegs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     for e in all_entries().filter(|e| e.upstream == upstream) {
         let Some(op) = e
             .methods
@@ -358,7 +360,7 @@ pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requiremen
         else {
             continue;
         };
-        let Some(caps) = match_path(e.path, path) else {
+        let Some(caps) = match_path(e.path, &psegs) else {
             continue;
         };
         let scopes = render(e.scopes, op, &caps)?;

@@ -87,6 +87,8 @@ pub struct ZohoConfig {
     pub extra_roots: Vec<CertificateDer<'static>>,
     pub refresh_before_expiry: Duration,
     pub token_requests_per_10min: u32,
+    /// Where the access token is kept across restarts (`token::cache`).
+    pub token_cache: Option<PathBuf>,
 }
 
 impl ZohoConfig {
@@ -408,6 +410,13 @@ impl Compiler<'_> {
                 ))
             }
         };
+        let token_cache = match &raw.token_cache {
+            None => None,
+            Some(s) if s.get_ref().trim().is_empty() => {
+                return Err(self.at(s, "token_cache is empty: leave it out to keep no cache"))
+            }
+            Some(s) => Some(self.base_dir.join(s.get_ref())),
+        };
         Ok(ZohoConfig {
             data_center,
             client_id,
@@ -420,6 +429,7 @@ impl Compiler<'_> {
             refresh_before_expiry: self
                 .duration(&raw.refresh_before_expiry, Duration::from_secs(300))?,
             token_requests_per_10min,
+            token_cache,
         })
     }
 

@@ -58,6 +58,8 @@ pub struct RawZoho {
     pub refresh_before_expiry: Option<Spanned<String>>,
     /// At most this many token requests per rolling 10 minutes (Zoho allows 10).
     pub token_requests_per_10min: Option<Spanned<u32>>,
+    /// A file that keeps the access token across restarts.
+    pub token_cache: Option<Spanned<String>>,
 }
 
 /// `"text"`, `{ env = "VAR" }` or `{ file = "/path" }`.

@@ -190,6 +190,31 @@ fn the_token_budget_cannot_exceed_zohos_limit() {
 }
 
 #[test]
+fn the_token_cache_path_resolves_against_the_config_directory() {
+    assert_eq!(compile_str(ZOHO).unwrap().zoho.token_cache, None);
+    let text = ZOHO.replace("[zoho]", "[zoho]\ntoken_cache = \"cache/token.json\"");
+    let c = compile(&text, "test.toml", Path::new("/etc/zoho-proxy")).unwrap();
+    assert_eq!(
+        c.zoho.token_cache.as_deref(),
+        Some(Path::new("/etc/zoho-proxy/cache/token.json"))
+    );
+    let text = ZOHO.replace(
+        "[zoho]",
+        "[zoho]\ntoken_cache = \"/var/cache/zoho-proxy/token.json\"",
+    );
+    let c = compile(&text, "test.toml", Path::new("/etc/zoho-proxy")).unwrap();
+    assert_eq!(
+        c.zoho.token_cache.as_deref(),
+        Some(Path::new("/var/cache/zoho-proxy/token.json"))
+    );
+    let e = err(&ZOHO.replace("[zoho]", "[zoho]\ntoken_cache = \" \""));
+    assert!(
+        e.contains("test.toml:3:") && e.contains("token_cache is empty"),
+        "{e}"
+    );
+}
+
+#[test]
 fn credentials_only_go_to_the_configured_dc_or_explicit_overrides() {
     let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\ndata_center = \"eu\"")).unwrap();
     let z = &c.zoho;

@@ -3,15 +3,20 @@
 
 use std::time::Duration;
 
-/// Parses `<integer><unit>` with unit one of ms, s, m, h.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Splits `"30s"` into `(30, "s")`; `None` without leading digits.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
+    Some((num.parse().ok()?, unit.trim()))
+}
+
+/// Parses `<integer><unit>` with unit one of ms, s, m, h.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (n, unit) = number_and_unit(text).ok_or_else(|| {
         format!("invalid duration {text:?}: expected e.g. \"250ms\", \"30s\", \"5m\", \"1h\"")
     })?;
-    let d = match unit.trim() {
+    let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
@@ -28,13 +33,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parses a size in bytes: a bare integer, or with a unit B, KB, MB, GB (powers of
 /// 1000) or KiB, MiB, GiB (powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
+    let (n, unit) = number_and_unit(text).ok_or_else(|| {
         format!("invalid size {text:?}: expected e.g. \"1MiB\", \"512KiB\", \"4096\"")
     })?;
-    let mult: u64 = match unit.trim() {
+    let mult: u64 = match unit {
         "" | "B" => 1,
         "KB" | "kB" => 1000,
         "MB" => 1000 * 1000,
@@ -55,11 +57,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// Formats a duration the way the config accepts it back.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 3_600_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 && ms > 0 {
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

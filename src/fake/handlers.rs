@@ -123,11 +123,19 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
     {
         return json_response(200, json!({ "error": "invalid_client" }));
     }
-    if param("grant_type").as_deref() != Some("refresh_token")
-        || param("refresh_token").as_deref() != Some(REFRESH_TOKEN)
-    {
-        return json_response(200, json!({ "error": "invalid_code" }));
-    }
+    // `Some(scope)`: a grant code was exchanged, for that scope.
+    let exchanged = match param("grant_type").as_deref() {
+        Some("refresh_token") if param("refresh_token").as_deref() == Some(REFRESH_TOKEN) => None,
+        Some("authorization_code") => {
+            let code = param("code").unwrap_or_default();
+            match lock(&state.tokens).grant_codes.remove(&code) {
+                Some(scope) => Some(scope),
+                // Expired, already used, or never issued: Zoho says the same.
+                None => return json_response(200, json!({ "error": "invalid_code" })),
+            }
+        }
+        _ => return json_response(200, json!({ "error": "invalid_code" })),
+    };
     let mut tokens = lock(&state.tokens);
     tokens.minted += 1;
     let token = format!("1000.fakeaccess{:04}.{:016x}", tokens.minted, rand_u64());
@@ -138,14 +146,17 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
         "token_type": "Bearer",
         "expires_in": tokens.lifetime_secs,
     });
-    if let Some(scope) = &tokens.scope {
+    if let Some(scope) = &exchanged {
+        answer["refresh_token"] = json!(REFRESH_TOKEN);
+        answer["scope"] = json!(scope);
+    } else if let Some(scope) = &tokens.scope {
         answer["scope"] = json!(scope);
     }
     json_response(200, answer)
 }
 
 /// Not cryptographic: only makes fake tokens differ between runs.
-fn rand_u64() -> u64 {
+pub(super) fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(
@@ -234,10 +245,7 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
 
 /// A streamed body of `n` bytes, generated chunk by chunk.
 fn download(n: u64) -> Response<ProxyBody> {
-    let mut resp = Response::new(boxed(Generated {
-        left: n,
-        chunk: Bytes::from(vec![b'z'; 64 * 1024]),
-    }));
+    let mut resp = Response::new(boxed(Generated::new(n, true)));
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, header::HeaderValue::from(n));
     resp.headers_mut().insert(
@@ -247,9 +255,22 @@ fn download(n: u64) -> Response<ProxyBody> {
     resp
 }
 
-struct Generated {
+/// `left` bytes made 64 KiB at a time, never held in memory at once; with or
+/// without a declared length (a chunked upload has none).
+pub struct Generated {
     left: u64,
     chunk: Bytes,
+    declared: bool,
+}
+
+impl Generated {
+    pub fn new(len: u64, declared: bool) -> Self {
+        Generated {
+            left: len,
+            chunk: Bytes::from(vec![b'z'; 64 * 1024]),
+            declared,
+        }
+    }
 }
 
 impl http_body::Body for Generated {
@@ -269,6 +290,10 @@ impl http_body::Body for Generated {
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.left)
+        if self.declared {
+            http_body::SizeHint::with_exact(self.left)
+        } else {
+            http_body::SizeHint::default()
+        }
     }
 }

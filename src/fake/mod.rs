@@ -10,7 +10,9 @@
 
 mod handlers;
 
-use std::collections::{HashSet, VecDeque};
+pub use handlers::Generated;
+
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -126,6 +128,8 @@ struct Tokens {
     lifetime_secs: u64,
     scope: Option<String>,
     script: VecDeque<TokenReply>,
+    /// Unused grant codes and the scope each one grants.
+    grant_codes: HashMap<String, String>,
 }
 
 struct State {
@@ -240,6 +244,21 @@ impl FakeZoho {
     /// The `scope` field of token answers from now on.
     pub fn set_granted_scope(&self, scope: Option<&str>) {
         lock(&self.state.tokens).scope = scope.map(str::to_owned);
+    }
+
+    /// A grant code for `scope` (space-separated), as the API console's
+    /// self-client "Generate Code" makes: exchanging it with
+    /// `grant_type=authorization_code` answers with an access token and
+    /// [`REFRESH_TOKEN`]. Single use: a second exchange gets `invalid_code`.
+    pub fn issue_grant_code(&self, scope: &str) -> String {
+        let mut tokens = lock(&self.state.tokens);
+        let code = format!(
+            "1000.fakegrant{:04}.{:016x}",
+            tokens.grant_codes.len() + 1,
+            handlers::rand_u64()
+        );
+        tokens.grant_codes.insert(code.clone(), scope.to_owned());
+        code
     }
 
     /// Invalidates every access token minted so far (as Zoho does when the

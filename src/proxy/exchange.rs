@@ -68,25 +68,34 @@ impl Proxy {
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let started = Instant::now();
-        let policy = &call.config.retry;
+        let policy = &call.active.config.retry;
         let mut tries = 1;
         let mut token_replayed = false;
         loop {
-            let permit = self
+            let waiting = Instant::now();
+            let permit = call
+                .active
                 .limits
                 .acquire(call.route.limit.as_ref(), call.heavy)
-                .await
+                .await;
+            self.metrics.waited(waiting.elapsed());
+            let permit = permit
+                .inspect_err(|_| self.metrics.shed())
                 .map_err(ProxyError::RateLimited)?;
             let req = build_request(call, &token, body)?;
-            let sent = self
+            let sending = Instant::now();
+            let sent = call
+                .active
                 .client
-                .send(req, call.config.server.request_timeout)
+                .send(req, call.active.config.server.request_timeout)
                 .await;
+            self.metrics.upstream(&call.route.name, sending.elapsed());
+            outcome.upstream += sending.elapsed();
             let answer = match sent {
                 Ok(resp) => match classify(without_hop_by_hop(resp)).await {
                     Verdict::TokenRejected(resp) if !token_replayed => {
                         token_replayed = true;
-                        match self.tokens.replace_rejected(&token).await {
+                        match call.active.tokens.replace_rejected(&token).await {
                             Ok(fresh) if body.replayable() => {
                                 outcome.replayed = true;
                                 token = fresh;
@@ -120,7 +129,7 @@ impl Proxy {
                 let wait = retry::server_delay(headers, std::time::SystemTime::now())
                     .unwrap_or_else(|| policy.backoff(tries, retry::random()))
                     .min(policy.max_retry_after);
-                self.limits.cool_down_until(Instant::now() + wait);
+                call.active.limits.cool_down_until(Instant::now() + wait);
             }
             let progress = Progress {
                 attempts: tries,
@@ -145,6 +154,7 @@ impl Proxy {
                         "retrying"
                     );
                     outcome.retries += 1;
+                    self.metrics.retry(reason);
                     tries += 1;
                     tokio::time::sleep(delay).await;
                 }
@@ -161,6 +171,7 @@ fn build_request(
     body: &mut RequestBody,
 ) -> Result<Request<ProxyBody>, ProxyError> {
     let base = call
+        .active
         .config
         .zoho
         .base_url(call.route.upstream, token.api_domain.as_deref());

@@ -12,37 +12,50 @@ mod exchange;
 pub mod headers;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::{Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
+use tokio::sync::watch;
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
-use crate::config::Config;
+use crate::config::{Config, ZohoConfig};
 use crate::error::ProxyError;
 use crate::limit::Limits;
+use crate::metrics::Metrics;
 use crate::route::{Decision, Denial, Route};
+use crate::tls::TlsError;
 use crate::token::{AccessToken, TokenManager};
 use crate::upstream::UpstreamClient;
 use exchange::RequestBody;
 
 /// One request on its way to Zoho: what every attempt needs.
 struct Call<'a> {
-    config: &'a Config,
+    active: &'a Active,
     parts: &'a http::request::Parts,
     route: &'a Route,
     path: &'a CanonicalPath,
     heavy: bool,
 }
 
+/// What a request runs with, swapped as a whole on reload: a request keeps
+/// the generation it started with until it ends.
+pub struct Active {
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenManager>,
+    client: UpstreamClient,
+    limits: Arc<Limits>,
+}
+
 /// Everything the request path needs; cheap to share behind an `Arc`.
 pub struct Proxy {
-    config: ArcSwap<Config>,
-    tokens: Arc<TokenManager>,
-    client: UpstreamClient,
-    limits: Limits,
+    active: ArcSwap<Active>,
+    metrics: Arc<Metrics>,
+    /// Bumped when a reload replaced the token manager (credential change),
+    /// so the refresh loop moves to the new one.
+    tokens_changed: watch::Sender<u64>,
 }
 
 /// What the request log line reports about a request.
@@ -53,50 +66,114 @@ struct Outcome {
     replayed: bool,
     /// Retries after 429, 5xx or connection failures.
     retries: u32,
+    /// Time spent waiting for Zoho's response heads.
+    upstream: Duration,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reloaded {
+    /// Routes, limits, upstream settings; the token is kept.
+    Settings,
+    /// The credential (or where it is sent) changed: a fresh token.
+    Credential,
 }
 
 impl Proxy {
-    pub fn new(config: Arc<Config>, tokens: Arc<TokenManager>, client: UpstreamClient) -> Self {
-        let limits = Limits::new(config.rate_limit.credential, config.rate_limit.max_wait);
-        Proxy {
-            config: ArcSwap::new(config),
-            tokens,
-            client,
-            limits,
-        }
+    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
+        let active = Active::build(config, &metrics)?;
+        Ok(Proxy {
+            active: ArcSwap::from_pointee(active),
+            metrics,
+            tokens_changed: watch::channel(0).0,
+        })
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.config.load_full()
+        self.active.load().config.clone()
     }
 
-    pub fn tokens(&self) -> &Arc<TokenManager> {
-        &self.tokens
+    pub fn tokens(&self) -> Arc<TokenManager> {
+        self.active.load().tokens.clone()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Tells when a reload replaced the token manager.
+    pub fn tokens_changed(&self) -> watch::Receiver<u64> {
+        self.tokens_changed.subscribe()
+    }
+
+    /// Swaps in `config` for requests that start from now on. In-flight
+    /// requests finish with what they started with. The token, the client and
+    /// the shaping state are kept unless what they depend on changed.
+    pub fn reload(&self, config: Arc<Config>) -> Result<Reloaded, TlsError> {
+        let old = self.active.load_full();
+        let same_credential = same_credential(&old.config.zoho, &config.zoho);
+        let next = if same_credential {
+            let limits = if old.config.rate_limit == config.rate_limit {
+                old.limits.clone()
+            } else {
+                Arc::new(Limits::new(
+                    config.rate_limit.credential,
+                    config.rate_limit.max_wait,
+                ))
+            };
+            Active {
+                config,
+                tokens: old.tokens.clone(),
+                client: old.client.clone(),
+                limits,
+            }
+        } else {
+            Active::build(config, &self.metrics)?
+        };
+        self.active.store(Arc::new(next));
+        if same_credential {
+            Ok(Reloaded::Settings)
+        } else {
+            self.tokens_changed.send_modify(|n| *n += 1);
+            Ok(Reloaded::Credential)
+        }
     }
 
     /// Serves one request. Never fails: errors become Zoho-style answers.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<ProxyBody> {
+    pub async fn handle(&self, mut req: Request<Incoming>) -> Response<ProxyBody> {
         let started = Instant::now();
+        let _in_flight = self.metrics.in_flight();
+        let request_id = request_id(&mut req);
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let mut outcome = Outcome::default();
-        let resp = match self.pipeline(req, &mut outcome).await {
+        let mut resp = match self.pipeline(req, &mut outcome).await {
             Ok(resp) => resp,
             Err(e) => {
-                tracing::debug!(error = %e, code = e.code(), "request refused");
+                tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), error = %e, code = e.code(), "request refused");
                 e.into_response()
             }
         };
+        let took = started.elapsed();
         tracing::info!(
+            request_id = request_id.to_str().unwrap_or("-"),
             method = %method,
             path = %path,
             route = outcome.route.as_deref().unwrap_or("-"),
             status = resp.status().as_u16(),
-            replayed = outcome.replayed,
+            duration_ms = took.as_millis() as u64,
+            upstream_ms = outcome.upstream.as_millis() as u64,
             retries = outcome.retries,
-            duration_ms = started.elapsed().as_millis() as u64,
+            replayed = outcome.replayed,
             "request"
         );
+        self.metrics.request(
+            outcome.route.as_deref(),
+            &method,
+            resp.status().as_u16(),
+            took,
+        );
+        resp.headers_mut().insert(REQUEST_ID, request_id);
         resp
     }
 
@@ -105,19 +182,20 @@ impl Proxy {
         req: Request<Incoming>,
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {
-        let config = self.config.load_full();
+        let active = self.active.load_full();
+        let config = &active.config;
         check_target(&req)?;
         let path = canonicalize(req.uri().path())?;
-        let decision = decide(&config, req.method(), &path)?;
+        let decision = decide(config, req.method(), &path)?;
         let route = decision.route;
         outcome.route = Some(route.name.clone());
 
         let (parts, body) = req.into_parts();
         let mut body = RequestBody::read(body, config.server.replay_buffer).await?;
-        let token = self.tokens.token().await?;
+        let token = active.tokens.token().await?;
         check_granted(&token, &decision, &parts.method, &path)?;
         let call = Call {
-            config: &config,
+            active: &active,
             parts: &parts,
             route,
             path: &path,
@@ -125,11 +203,58 @@ impl Proxy {
         };
         self.exchange(&call, token, &mut body, outcome).await
     }
+}
 
-    /// Swaps in a new config for requests that start from now on.
-    pub fn replace_config(&self, config: Arc<Config>) {
-        self.config.store(config);
+impl Active {
+    fn build(config: Arc<Config>, metrics: &Arc<Metrics>) -> Result<Self, TlsError> {
+        let client = UpstreamClient::new(&config.zoho.extra_roots)?;
+        let tokens = Arc::new(
+            TokenManager::for_config(client.clone(), &config.zoho).with_metrics(metrics.clone()),
+        );
+        let limits = Arc::new(Limits::new(
+            config.rate_limit.credential,
+            config.rate_limit.max_wait,
+        ));
+        Ok(Active {
+            config,
+            tokens,
+            client,
+            limits,
+        })
     }
+}
+
+/// Whether two configs mint and send the same credential the same way.
+fn same_credential(a: &ZohoConfig, b: &ZohoConfig) -> bool {
+    a.client_id == b.client_id
+        && a.client_secret == b.client_secret
+        && a.refresh_token == b.refresh_token
+        && a.accounts_url == b.accounts_url
+        && a.extra_roots == b.extra_roots
+        && a.refresh_before_expiry == b.refresh_before_expiry
+        && a.token_requests_per_10min == b.token_requests_per_10min
+}
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The client's `x-request-id` if it is sane (visible ASCII, at most 128
+/// bytes), else a new random one, which is also forwarded to Zoho.
+fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
+    let given = req.headers().get(REQUEST_ID).filter(|v| {
+        let b = v.as_bytes();
+        !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+    });
+    if let Some(id) = given {
+        return id.clone();
+    }
+    let id = HeaderValue::from_str(&format!(
+        "{:016x}{:016x}",
+        crate::retry::random(),
+        crate::retry::random()
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("-"));
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    id
 }
 
 /// Stage 1: only origin-form targets; the `Host` header is never consulted.

@@ -28,33 +28,34 @@ pub trait TokenSource: Send + Sync + 'static {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<TokenGrant, TokenError>> + Send + '_>>;
 }
 
-/// Mints access tokens from a refresh token at `{accounts}/oauth/v2/token`.
-pub struct AccountsClient {
+/// The accounts server's token endpoint (`{accounts}/oauth/v2/token`): posts
+/// a form and interprets the answer. Refreshes and grant-code exchanges
+/// (`exchange-code`) both go through it.
+#[derive(Clone)]
+pub struct TokenEndpoint {
     client: UpstreamClient,
-    token_url: String,
-    client_id: String,
-    client_secret: Secret,
-    refresh_token: Secret,
+    url: String,
 }
 
-impl AccountsClient {
-    pub fn new(client: UpstreamClient, zoho: &ZohoConfig) -> Self {
-        AccountsClient {
+impl TokenEndpoint {
+    /// The endpoint at an explicit URL.
+    pub fn new(client: UpstreamClient, url: impl Into<String>) -> Self {
+        TokenEndpoint {
             client,
-            token_url: zoho.token_url(),
-            client_id: zoho.client_id.clone(),
-            client_secret: zoho.client_secret.clone(),
-            refresh_token: zoho.refresh_token.clone(),
+            url: url.into(),
         }
     }
 
-    /// POSTs a form to the token endpoint and parses the answer. Also used by
-    /// `exchange-code` style grants.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// POSTs a form to the token endpoint and parses the answer.
     pub async fn post_form(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, TokenError> {
         let body = form_encode(form);
         let req = Request::builder()
             .method(Method::POST)
-            .uri(&self.token_url)
+            .uri(&self.url)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
             .body(full(body))
@@ -74,6 +75,30 @@ impl AccountsClient {
             .map_err(|e| TokenError::Transport(format!("reading the accounts answer: {e}")))?
             .to_bytes();
         parse_answer(status, &bytes)
+    }
+}
+
+/// Mints access tokens from a refresh token at `{accounts}/oauth/v2/token`.
+pub struct AccountsClient {
+    endpoint: TokenEndpoint,
+    client_id: String,
+    client_secret: Secret,
+    refresh_token: Secret,
+}
+
+impl AccountsClient {
+    pub fn new(client: UpstreamClient, zoho: &ZohoConfig) -> Self {
+        AccountsClient {
+            endpoint: TokenEndpoint::new(client, zoho.token_url()),
+            client_id: zoho.client_id.clone(),
+            client_secret: zoho.client_secret.clone(),
+            refresh_token: zoho.refresh_token.clone(),
+        }
+    }
+
+    /// POSTs a form to the token endpoint and parses the answer.
+    pub async fn post_form(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, TokenError> {
+        self.endpoint.post_form(form).await
     }
 }
 

@@ -14,6 +14,7 @@
 //! Time is `tokio::time`, so the schedule is tested on a paused clock.
 
 pub mod accounts;
+pub mod cache;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -26,8 +27,9 @@ use arc_swap::ArcSwapOption;
 use tokio::time::Instant;
 
 use crate::config::Secret;
+use crate::metrics::{Metrics, RefreshResult};
 use crate::scope::ScopeSet;
-pub use accounts::{AccountsClient, TokenSource};
+pub use accounts::{AccountsClient, TokenEndpoint, TokenSource};
 
 /// Zoho's token-minting window.
 pub const TOKEN_WINDOW: Duration = Duration::from_secs(600);
@@ -179,6 +181,8 @@ pub struct TokenManager {
     source: Box<dyn TokenSource>,
     settings: TokenSettings,
     generation: AtomicU64,
+    metrics: Option<Arc<Metrics>>,
+    cache: Option<Arc<cache::TokenCache>>,
 }
 
 impl TokenManager {
@@ -189,6 +193,84 @@ impl TokenManager {
             source: Box::new(source),
             settings,
             generation: AtomicU64::new(0),
+            metrics: None,
+            cache: None,
+        }
+    }
+
+    /// The manager for a configured credential, minting from Zoho's accounts server.
+    pub fn for_config(
+        client: crate::upstream::UpstreamClient,
+        zoho: &crate::config::ZohoConfig,
+    ) -> Self {
+        let settings = TokenSettings {
+            refresh_before_expiry: zoho.refresh_before_expiry,
+            budget: zoho.token_requests_per_10min,
+        };
+        TokenManager::new(AccountsClient::new(client, zoho), settings).with_token_cache(zoho)
+    }
+
+    /// Counts refresh outcomes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Reuses the token kept in `[zoho] token_cache` while it is valid, and
+    /// writes every new token there (see [`cache`]). Without the key: no-op.
+    pub fn with_token_cache(self, zoho: &crate::config::ZohoConfig) -> Self {
+        match &zoho.token_cache {
+            Some(path) => self.with_cache(cache::TokenCache::new(path.clone(), zoho)),
+            None => self,
+        }
+    }
+
+    /// Installs the token in `cache` if it stays valid for longer than the
+    /// refresh margin (so no token request is needed now), and keeps every
+    /// new token there.
+    pub fn with_cache(mut self, cache: cache::TokenCache) -> Self {
+        if let Some(cached) = cache.load(self.settings.refresh_before_expiry) {
+            let remaining = cached
+                .expires_at
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let grant = TokenGrant {
+                access_token: cached.access_token,
+                expires_in: remaining,
+                api_domain: cached.api_domain,
+                scope: cached.scope,
+            };
+            self.install(grant, true);
+        }
+        self.cache = Some(Arc::new(cache));
+        self
+    }
+
+    /// Writes `token` to the cache, if there is one, off the async threads.
+    /// A failure only costs a token request at the next start.
+    async fn persist(&self, token: &AccessToken) {
+        let Some(cache) = self.cache.clone() else {
+            return;
+        };
+        let entry = cache::CachedToken {
+            access_token: token.secret.clone(),
+            expires_at: std::time::SystemTime::now()
+                + token.expires_at.saturating_duration_since(Instant::now()),
+            api_domain: token.api_domain.clone(),
+            scope: token.scope.clone(),
+        };
+        match tokio::task::spawn_blocking(move || cache.store(&entry)).await {
+            Ok(Ok(())) => tracing::debug!("token cache written"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "token cache not written: the next start will request a new token")
+            }
+            Err(e) => tracing::warn!(error = %e, "token cache writer failed"),
+        }
+    }
+
+    fn observe(&self, result: RefreshResult) {
+        if let Some(m) = &self.metrics {
+            m.token_refresh(result);
         }
     }
 
@@ -278,13 +360,19 @@ impl TokenManager {
         state.attempts.push_back(now);
         match self.source.fetch().await {
             Ok(grant) => {
-                let token = self.install(grant);
+                self.observe(RefreshResult::Ok);
+                let token = self.install(grant, false);
+                self.persist(&token).await;
                 state.failures = 0;
                 state.retry_at = None;
                 state.last_error = None;
                 Ok(token)
             }
             Err(error) => {
+                self.observe(match error {
+                    TokenError::Throttled { .. } => RefreshResult::Throttled,
+                    _ => RefreshResult::Error,
+                });
                 state.failures += 1;
                 let wait = match error {
                     // Blocked for the rest of Zoho's window: do not knock.
@@ -300,7 +388,8 @@ impl TokenManager {
         }
     }
 
-    fn install(&self, grant: TokenGrant) -> Arc<AccessToken> {
+    /// Makes `grant` the current token; `restored`: it came from the cache.
+    fn install(&self, grant: TokenGrant, restored: bool) -> Arc<AccessToken> {
         let now = Instant::now();
         let lifetime = grant.expires_in;
         let margin = self.settings.refresh_before_expiry;
@@ -326,13 +415,22 @@ impl TokenManager {
             api_domain: grant.api_domain,
             scope: grant.scope,
         };
-        tracing::info!(
-            generation = token.generation,
-            expires_in_secs = lifetime.as_secs(),
-            refresh_in_secs = refresh_in.as_secs(),
-            api_domain = token.api_domain.as_deref().unwrap_or("-"),
-            "access token refreshed"
-        );
+        if restored {
+            tracing::info!(
+                generation = token.generation,
+                expires_in_secs = lifetime.as_secs(),
+                refresh_in_secs = refresh_in.as_secs(),
+                "access token restored from the token cache"
+            );
+        } else {
+            tracing::info!(
+                generation = token.generation,
+                expires_in_secs = lifetime.as_secs(),
+                refresh_in_secs = refresh_in.as_secs(),
+                api_domain = token.api_domain.as_deref().unwrap_or("-"),
+                "access token refreshed"
+            );
+        }
         let token = Arc::new(token);
         self.current.store(Some(token.clone()));
         token

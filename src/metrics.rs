@@ -1,0 +1,281 @@
+//! Prometheus metrics, served on the admin listener at `/metrics`.
+//!
+//! Label values are bounded: route names come from the config (or `none` for
+//! requests no route matched), methods are the seven the proxy knows (else
+//! `OTHER`), statuses are three digits, reasons and results are fixed words.
+
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// Request latencies: 5 ms .. ~80 s.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    ]
+    .into_iter()
+}
+
+/// How token refreshes ended.
+#[derive(Debug, Clone, Copy)]
+pub enum RefreshResult {
+    Ok,
+    Error,
+    Throttled,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<RouteLabel, Histogram>,
+    upstream_duration: Family<RouteLabel, Histogram>,
+    token_refreshes: Family<ResultLabel, Counter>,
+    token_expiry: Gauge<f64, AtomicU64>,
+    retries: Family<ReasonLabel, Counter>,
+    rate_limit_wait: Histogram,
+    shed: Counter,
+    in_flight: Gauge<i64, AtomicI64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("zoho_proxy");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route, method and status (denials included)",
+            requests.clone(),
+        );
+        let request_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Whole request time, as the client saw it",
+            request_duration.clone(),
+        );
+        let upstream_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(latency_buckets())
+        });
+        registry.register(
+            "upstream_duration_seconds",
+            "Time from sending to Zoho to its response head, per attempt",
+            upstream_duration.clone(),
+        );
+        let token_refreshes = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "token_refreshes",
+            "Token requests to Zoho accounts, by result (ok, error, throttled)",
+            token_refreshes.clone(),
+        );
+        let token_expiry = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "token_expiry_seconds",
+            "Seconds until the current access token expires (0: none)",
+            token_expiry.clone(),
+        );
+        let retries = Family::<ReasonLabel, Counter>::default();
+        registry.register("retries", "Retries toward Zoho, by reason", retries.clone());
+        let rate_limit_wait =
+            Histogram::new([0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]);
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time requests waited for a rate or concurrency slot",
+            rate_limit_wait.clone(),
+        );
+        let shed = Counter::default();
+        registry.register(
+            "shed",
+            "Requests refused with 429 RATE_LIMITED after max_wait",
+            shed.clone(),
+        );
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "in_flight",
+            "Requests being served right now",
+            in_flight.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            upstream_duration,
+            token_refreshes,
+            token_expiry,
+            retries,
+            rate_limit_wait,
+            shed,
+            in_flight,
+        }
+    }
+
+    /// One answered request (of any kind).
+    pub fn request(&self, route: Option<&str>, method: &http::Method, status: u16, took: Duration) {
+        let route = route.unwrap_or("none").to_owned();
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                method: method_label(method),
+                status,
+            })
+            .inc();
+        self.request_duration
+            .get_or_create(&RouteLabel { route })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn upstream(&self, route: &str, took: Duration) {
+        self.upstream_duration
+            .get_or_create(&RouteLabel {
+                route: route.to_owned(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn token_refresh(&self, result: RefreshResult) {
+        let result = match result {
+            RefreshResult::Ok => "ok",
+            RefreshResult::Error => "error",
+            RefreshResult::Throttled => "throttled",
+        };
+        self.token_refreshes
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    pub fn retry(&self, reason: &'static str) {
+        self.retries.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
+    pub fn waited(&self, took: Duration) {
+        self.rate_limit_wait.observe(took.as_secs_f64());
+    }
+
+    pub fn shed(&self) {
+        self.shed.inc();
+    }
+
+    /// Counts a request in flight until the guard is dropped.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    /// The text exposition, with the token's remaining lifetime as of now.
+    pub fn render(&self, token_expires_in: Option<Duration>) -> String {
+        self.token_expiry
+            .set(token_expires_in.map_or(0.0, |d| d.as_secs_f64()));
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+pub struct InFlight(Gauge<i64, AtomicI64>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+fn method_label(method: &http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_metric_with_bounded_labels() {
+        let m = Metrics::new();
+        m.request(
+            Some("leads"),
+            &http::Method::GET,
+            200,
+            Duration::from_millis(30),
+        );
+        m.request(
+            None,
+            &"FROB".parse().unwrap(),
+            403,
+            Duration::from_millis(1),
+        );
+        m.upstream("leads", Duration::from_millis(20));
+        m.token_refresh(RefreshResult::Ok);
+        m.retry("429");
+        m.waited(Duration::from_millis(5));
+        m.shed();
+        let guard = m.in_flight();
+        let text = m.render(Some(Duration::from_secs(3000)));
+        for needle in [
+            r#"zoho_proxy_requests_total{route="leads",method="GET",status="200"} 1"#,
+            r#"zoho_proxy_requests_total{route="none",method="OTHER",status="403"} 1"#,
+            r#"zoho_proxy_request_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_token_refreshes_total{result="ok"} 1"#,
+            "zoho_proxy_token_expiry_seconds 3000",
+            r#"zoho_proxy_retries_total{reason="429"} 1"#,
+            "zoho_proxy_rate_limit_wait_seconds_count 1",
+            "zoho_proxy_shed_total 1",
+            "zoho_proxy_in_flight 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        drop(guard);
+        assert!(m.render(None).contains("zoho_proxy_in_flight 0"));
+    }
+}

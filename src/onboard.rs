@@ -1,0 +1,441 @@
+//! `zoho-proxy exchange-code`: turns a self-client grant code into the refresh
+//! token the proxy runs on, and prints a `[zoho]` block to paste.
+//!
+//! The exchange is `POST {accounts}/oauth/v2/token` with
+//! `grant_type=authorization_code`, through the same [`TokenEndpoint`] the
+//! proxy refreshes with. Zoho's refusals come back as HTTP 200 with `error`;
+//! each one the console flow commonly produces gets a one-line explanation.
+
+use std::fmt::Write as _;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use http::Uri;
+
+use crate::config::Secret;
+use crate::dc::DataCenter;
+use crate::token::{TokenEndpoint, TokenError};
+use crate::upstream::UpstreamClient;
+
+/// What `exchange-code` was asked to do.
+pub struct Exchange {
+    pub data_center: DataCenter,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The variable the client secret is read from; named in the printed block.
+    pub client_secret_env: String,
+    /// The grant code (single use, valid for minutes).
+    pub code: Secret,
+    /// An explicit accounts origin (tests, private endpoints); else the DC's.
+    pub accounts_url: Option<String>,
+    /// An extra trusted root (PEM) for the accounts server.
+    pub ca_file: Option<PathBuf>,
+    /// Only for server-based clients; self-clients have none.
+    pub redirect_uri: Option<String>,
+}
+
+/// What the exchange produced. The access token it also brought is dropped:
+/// the proxy mints its own.
+pub struct Onboarded {
+    pub token_url: String,
+    pub refresh_token: Secret,
+    pub scope: Option<String>,
+    pub api_domain: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardError {
+    #[error("{0}")]
+    Setup(String),
+    #[error(
+        "no client secret: set {var} (or name another variable with --client-secret-env), \
+         or run in a terminal to be prompted"
+    )]
+    NoSecret { var: String },
+    #[error("Zoho refused the grant code exchange ({code}{})\n{}", describe(.description), explain(.code))]
+    Refused {
+        code: String,
+        description: Option<String>,
+    },
+    #[error(
+        "Zoho is throttling token requests for this client{}\nwait up to 10 minutes (Zoho \
+         mints at most 10 tokens per 10 minutes), then generate a new code and try again",
+        describe(.description)
+    )]
+    Throttled { description: Option<String> },
+    #[error("Zoho's accounts server at {url} did not answer usefully: {error}\ntry again in a minute; if it persists, check --data-center and --accounts-url")]
+    Server { url: String, error: TokenError },
+    #[error("cannot reach {url}: {reason}\ncheck the network, --data-center, and --accounts-url / --ca-file if you set them")]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "Zoho granted an access token but no refresh token\nthe code was generated without \
+         access_type=offline (server-based clients must request it, with prompt=consent), or \
+         this code had already been exchanged by something else: generate a new self-client \
+         code in the API console and exchange it once"
+    )]
+    NoRefreshToken,
+}
+
+fn describe(d: &Option<String>) -> String {
+    d.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+/// One line on what Zoho's error code means for someone onboarding.
+pub fn explain(code: &str) -> &'static str {
+    match code {
+        "invalid_code" => {
+            "the code expired (codes live only the 3-10 minutes picked in the API console) or was \
+             already used: generate a new code and exchange it right away"
+        }
+        "invalid_client" => {
+            "wrong client ID or secret, or the wrong data centre: a client is registered in one \
+             data centre only, so --data-center must match the API console it was created in \
+             (api-console.zoho.com, .eu, .in, ...)"
+        }
+        "invalid_client_secret" => {
+            "the client secret does not belong to this client ID: copy it again from the \
+             client's Client Secret tab in the API console"
+        }
+        "invalid_redirect_uri" => {
+            "the redirect URI does not match the one registered for this client: pass \
+             --redirect-uri exactly as registered (self-clients need none)"
+        }
+        _ => "see Zoho's OAuth documentation for this error code",
+    }
+}
+
+impl OnboardError {
+    fn from_token(error: TokenError, url: &str) -> Self {
+        match error {
+            TokenError::Rejected { code, description } => {
+                OnboardError::Refused { code, description }
+            }
+            TokenError::Throttled { description } => OnboardError::Throttled { description },
+            TokenError::Transport(reason) => OnboardError::Unreachable {
+                url: url.to_owned(),
+                reason,
+            },
+            error => OnboardError::Server {
+                url: url.to_owned(),
+                error,
+            },
+        }
+    }
+}
+
+/// The client secret: from `var`, else (in a terminal) typed at a prompt.
+pub fn client_secret(var: &str) -> Result<Secret, OnboardError> {
+    if let Ok(v) = std::env::var(var) {
+        if !v.trim().is_empty() {
+            return Ok(Secret::new(v.trim()));
+        }
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(OnboardError::NoSecret {
+            var: var.to_owned(),
+        });
+    }
+    let secret = prompt_hidden("Client secret: ")
+        .map_err(|e| OnboardError::Setup(format!("reading the client secret: {e}")))?;
+    if secret.is_empty() {
+        return Err(OnboardError::NoSecret {
+            var: var.to_owned(),
+        });
+    }
+    Ok(Secret::new(secret))
+}
+
+/// Reads a line from the terminal with echo off. Without a crate for
+/// termios, echo is switched with `stty`; where that fails the input shows,
+/// and the prompt says so.
+fn prompt_hidden(prompt: &str) -> std::io::Result<String> {
+    let hidden = EchoOff::new();
+    let mut err = std::io::stderr();
+    if hidden.is_some() {
+        write!(err, "{prompt}")?;
+    } else {
+        write!(err, "{prompt}(input will be visible) ")?;
+    }
+    err.flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if hidden.is_some() {
+        writeln!(err)?;
+    }
+    Ok(line.trim().to_owned())
+}
+
+/// Terminal echo switched off until dropped.
+struct EchoOff;
+
+impl EchoOff {
+    fn new() -> Option<EchoOff> {
+        stty("-echo").then_some(EchoOff)
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        stty("echo");
+    }
+}
+
+fn stty(arg: &str) -> bool {
+    Command::new("stty")
+        .arg(arg)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The form Zoho's token endpoint expects for a grant code.
+pub fn grant_form(x: &Exchange) -> Vec<(&str, &str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", x.code.expose()),
+        ("client_id", x.client_id.as_str()),
+        ("client_secret", x.client_secret.expose()),
+    ];
+    if let Some(uri) = &x.redirect_uri {
+        form.push(("redirect_uri", uri.as_str()));
+    }
+    form
+}
+
+/// `https://host[:port]`, without a trailing slash.
+fn accounts_origin(x: &Exchange) -> Result<String, OnboardError> {
+    let Some(url) = &x.accounts_url else {
+        return Ok(x.data_center.accounts_url());
+    };
+    let bad = |why: &str| OnboardError::Setup(format!("--accounts-url {url:?} {why}"));
+    let uri: Uri = url.parse().map_err(|_| bad("is not a URL"))?;
+    if uri.scheme_str() != Some("https") || uri.host().is_none() {
+        return Err(bad("must be an https:// URL with a host"));
+    }
+    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+        return Err(bad("must be a bare origin like https://accounts.zoho.eu"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Exchanges the grant code for a refresh token.
+pub async fn exchange_code(x: &Exchange) -> Result<Onboarded, OnboardError> {
+    let token_url = format!("{}/oauth/v2/token", accounts_origin(x)?);
+    let roots = match &x.ca_file {
+        Some(path) => crate::tls::read_pem_certs(path).map_err(OnboardError::Setup)?,
+        None => Vec::new(),
+    };
+    let client = UpstreamClient::new(&roots).map_err(|e| OnboardError::Setup(e.to_string()))?;
+    let endpoint = TokenEndpoint::new(client, token_url.clone());
+    let answer = endpoint
+        .post_form(&grant_form(x))
+        .await
+        .map_err(|e| OnboardError::from_token(e, &token_url))?;
+    let refresh_token = answer
+        .refresh_token
+        .filter(|t| !t.expose().is_empty())
+        .ok_or(OnboardError::NoRefreshToken)?;
+    Ok(Onboarded {
+        token_url,
+        refresh_token,
+        scope: answer.grant.scope,
+        api_domain: answer.grant.api_domain,
+    })
+}
+
+/// Exchanges the code and returns what to print.
+pub async fn run(x: Exchange) -> Result<String, OnboardError> {
+    let done = exchange_code(&x).await?;
+    Ok(render(&x, &done))
+}
+
+/// A TOML basic string (JSON's escapes are a subset of TOML's).
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// What `exchange-code` prints: the refresh token once, the grant, and a
+/// `[zoho]` block that reads both secrets from the environment.
+pub fn render(x: &Exchange, done: &Onboarded) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Grant code exchanged at {}.\n", done.token_url);
+    let _ = writeln!(
+        out,
+        "Refresh token (shown only this once; it never expires unless revoked: store it like a password):\n"
+    );
+    let _ = writeln!(out, "    {}\n", done.refresh_token.expose());
+    let _ = writeln!(
+        out,
+        "Granted scopes: {}",
+        done.scope.as_deref().unwrap_or("(not reported by Zoho)")
+    );
+    let _ = writeln!(
+        out,
+        "API domain:     {}",
+        done.api_domain
+            .as_deref()
+            .unwrap_or("(not reported by Zoho)")
+    );
+    if let Some(other) = done
+        .api_domain
+        .as_deref()
+        .and_then(DataCenter::from_api_domain)
+        .filter(|dc| *dc != x.data_center)
+    {
+        let _ = writeln!(
+            out,
+            "warning: this account lives in data centre {other}, not {}: use data_center = \"{other}\"",
+            x.data_center
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nAdd to proxy.toml (the secrets stay out of the file):\n"
+    );
+    let _ = writeln!(out, "[zoho]");
+    let _ = writeln!(out, "data_center = \"{}\"", x.data_center);
+    let _ = writeln!(out, "client_id = {}", toml_string(&x.client_id));
+    let _ = writeln!(
+        out,
+        "client_secret = {{ env = {} }}",
+        toml_string(&x.client_secret_env)
+    );
+    let _ = writeln!(out, "refresh_token = {{ env = \"ZOHO_REFRESH_TOKEN\" }}");
+    if let Some(url) = &x.accounts_url {
+        let _ = writeln!(out, "accounts_url = {}", toml_string(url));
+    }
+    if let Some(ca) = &x.ca_file {
+        let _ = writeln!(out, "ca_file = {}", toml_string(&ca.display().to_string()));
+    }
+    let _ = writeln!(
+        out,
+        "\nThen give the proxy the refresh token printed above (and the client secret) through its environment:\n\n    \
+         export ZOHO_REFRESH_TOKEN='<the refresh token above>'\n    \
+         export {}='<the client secret>'\n\n\
+         and check that it works:  zoho-proxy check --online --config proxy.toml",
+        x.client_secret_env
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::accounts::parse_answer;
+
+    fn exchange() -> Exchange {
+        Exchange {
+            data_center: DataCenter::Eu,
+            client_id: "1000.CLIENT".into(),
+            client_secret: Secret::new("the-secret"),
+            client_secret_env: "ZOHO_CLIENT_SECRET".into(),
+            code: Secret::new("1000.code"),
+            accounts_url: None,
+            ca_file: None,
+            redirect_uri: None,
+        }
+    }
+
+    #[test]
+    fn the_form_is_an_authorization_code_grant_with_optional_redirect_uri() {
+        let mut x = exchange();
+        assert_eq!(
+            grant_form(&x),
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "1000.code"),
+                ("client_id", "1000.CLIENT"),
+                ("client_secret", "the-secret"),
+            ]
+        );
+        x.redirect_uri = Some("https://app.example/cb".into());
+        assert_eq!(
+            grant_form(&x).last(),
+            Some(&("redirect_uri", "https://app.example/cb"))
+        );
+    }
+
+    #[test]
+    fn each_zoho_error_gets_its_own_explanation() {
+        let cases = [
+            ("invalid_code", "already used"),
+            ("invalid_client", "data centre"),
+            ("invalid_client_secret", "Client Secret tab"),
+            ("invalid_redirect_uri", "--redirect-uri"),
+        ];
+        for (code, hint) in cases {
+            let e = parse_answer(200, format!(r#"{{"error":"{code}"}}"#).as_bytes()).unwrap_err();
+            let text = OnboardError::from_token(e, "u").to_string();
+            assert!(text.contains(code) && text.contains(hint), "{text}");
+            assert_eq!(text.lines().count(), 2, "{text}");
+        }
+        let throttled = parse_answer(
+            200,
+            br#"{"error_description":"You have made too many requests continuously. Please try again after some time.","error":"Access Denied","status":"failure"}"#,
+        )
+        .unwrap_err();
+        let text = OnboardError::from_token(throttled, "u").to_string();
+        assert!(
+            text.contains("throttling") && text.contains("10 minutes"),
+            "{text}"
+        );
+        let html = parse_answer(500, b"<html>").unwrap_err();
+        assert!(matches!(
+            OnboardError::from_token(html, "u"),
+            OnboardError::Server { .. }
+        ));
+    }
+
+    #[test]
+    fn an_answer_without_a_refresh_token_is_explained() {
+        // What Zoho sends for a code made without access_type=offline.
+        let answer = parse_answer(
+            200,
+            br#"{"access_token":"1000.a","api_domain":"https://www.zohoapis.eu","expires_in":3600}"#,
+        )
+        .unwrap();
+        assert!(answer.refresh_token.is_none());
+        let text = OnboardError::NoRefreshToken.to_string();
+        assert!(text.contains("access_type=offline"), "{text}");
+    }
+
+    #[test]
+    fn accounts_urls_must_be_bare_https_origins() {
+        let mut x = exchange();
+        assert_eq!(accounts_origin(&x).unwrap(), "https://accounts.zoho.eu");
+        x.accounts_url = Some("https://localhost:8443/".into());
+        assert_eq!(accounts_origin(&x).unwrap(), "https://localhost:8443");
+        for bad in [
+            "http://accounts.zoho.eu",
+            "https://accounts.zoho.eu/oauth/v2/token",
+            "nonsense",
+        ] {
+            x.accounts_url = Some(bad.into());
+            assert!(accounts_origin(&x).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_printed_block_reads_secrets_from_the_environment_and_warns_about_the_dc() {
+        let x = exchange();
+        let done = Onboarded {
+            token_url: "https://accounts.zoho.eu/oauth/v2/token".into(),
+            refresh_token: Secret::new("1000.refresh-xyz"),
+            scope: Some("ZohoCRM.modules.leads.READ".into()),
+            api_domain: Some("https://www.zohoapis.com".into()),
+        };
+        let text = render(&x, &done);
+        assert_eq!(text.matches("1000.refresh-xyz").count(), 1, "{text}");
+        assert!(!text.contains("the-secret"), "{text}");
+        assert!(text.contains("client_secret = { env = \"ZOHO_CLIENT_SECRET\" }"));
+        assert!(text.contains("refresh_token = { env = \"ZOHO_REFRESH_TOKEN\" }"));
+        assert!(text.contains("export ZOHO_REFRESH_TOKEN="));
+        assert!(
+            text.contains("warning: this account lives in data centre us, not eu"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Config reload: on SIGHUP (see `main.rs`) and when the file changes.
+//!
+//! The new file is parsed and validated first; only a valid config is
+//! swapped in, atomically, for requests that start afterwards: in-flight
+//! requests finish with the config they started with, and the token is kept
+//! unless the credential changed. An invalid file leaves the old config in
+//! place and the reason in the log.
+//!
+//! Changes are noticed by polling the file's content, which also works for
+//! Kubernetes ConfigMaps (updated by swapping a symlink) and editors that
+//! replace files instead of writing them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::{self, ConfigError};
+use crate::proxy::{Proxy, Reloaded};
+use crate::tls::TlsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("new config refused, keeping the old one: {0}")]
+    Invalid(#[from] ConfigError),
+    #[error("new config refused, keeping the old one: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// Reads, validates and applies the config at `path`.
+pub fn reload_from(proxy: &Proxy, path: &Path) -> Result<Reloaded, ReloadError> {
+    let new = config::load(path)?;
+    let old = proxy.config();
+    if new.server.listen != old.server.listen || new.admin.listen != old.admin.listen {
+        tracing::warn!(
+            "listen addresses cannot change without a restart; the old ones stay in use"
+        );
+    }
+    let routes = new.routes.len();
+    let outcome = proxy.reload(Arc::new(new))?;
+    tracing::info!(path = %path.display(), routes, ?outcome, "config reloaded");
+    Ok(outcome)
+}
+
+/// Logs the outcome of a reload; never fails the process.
+pub fn reload_and_log(proxy: &Proxy, path: &Path) {
+    if let Err(e) = reload_from(proxy, path) {
+        tracing::error!(path = %path.display(), error = %e, "config reload failed");
+    }
+}
+
+/// A cheap fingerprint of the file's content (FNV-1a); `None` if unreadable.
+fn fingerprint(path: &Path) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    }))
+}
+
+/// Watches `path` every `interval` until `stop` says so; a change that has
+/// stayed the same for one more interval (debounce) triggers a reload.
+pub async fn watch_file(
+    proxy: Arc<Proxy>,
+    path: PathBuf,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut applied = fingerprint(&path);
+    let mut pending: Option<u64> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = fingerprint(&path);
+        if now.is_none() || now == applied {
+            pending = None;
+            continue;
+        }
+        if pending != now {
+            // Changed since the last look: wait until it settles.
+            pending = now;
+            continue;
+        }
+        pending = None;
+        applied = now;
+        reload_and_log(&proxy, &path);
+    }
+}

@@ -11,6 +11,17 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
 }
 
+/// The command's stdout, after checking it exited 0 (else both outputs are shown).
+fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("zp-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -33,12 +44,7 @@ fn check_prints_the_effective_settings_and_route_table() {
         .env("ZOHO_REFRESH_TOKEN", "r")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("accounts: https://accounts.zoho.eu/oauth/v2/token"),
         "{stdout}"
@@ -92,12 +98,7 @@ async fn check_online_performs_one_refresh_and_prints_the_grant() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(stdout.contains("token refresh: ok"), "{stdout}");
     assert!(
         stdout.contains("granted scopes: ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL Desk.tickets.READ"),

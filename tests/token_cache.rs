@@ -21,6 +21,17 @@ fn cache_line(path: &Path) -> String {
     format!("token_cache = {:?}", path.display().to_string())
 }
 
+/// A proxy in front of a fresh fake Zoho, keeping its token in `cache`.
+async fn start_with_cache(cache: &Path) -> Harness {
+    Harness::start_with(
+        FakeZoho::start().await.unwrap(),
+        "",
+        &cache_line(cache),
+        ALLOW_ALL,
+    )
+    .await
+}
+
 /// The token a request carried to the fake.
 fn token_of(fake: &FakeZoho, index: usize) -> String {
     fake.requests()[index].headers["authorization"]
@@ -103,25 +114,13 @@ async fn a_restart_reuses_the_cached_token_without_a_token_request() {
 async fn another_accounts_server_starts_fresh_and_takes_over_the_file() {
     let dir = temp_dir("other-fake");
     let cache = dir.join("token.json");
-    let h = Harness::start_with(
-        FakeZoho::start().await.unwrap(),
-        "",
-        &cache_line(&cache),
-        ALLOW_ALL,
-    )
-    .await;
+    let h = start_with_cache(&cache).await;
     assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
     let old = token_of(&h.fake, 0);
     drop(stop(h).await);
 
     // Same client ID and refresh token, but a different accounts server.
-    let h = Harness::start_with(
-        FakeZoho::start().await.unwrap(),
-        "",
-        &cache_line(&cache),
-        ALLOW_ALL,
-    )
-    .await;
+    let h = start_with_cache(&cache).await;
     let resp = h.get("/crm/v8/Leads").await;
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
     assert_eq!(h.fake.token_requests(), 1);
@@ -142,13 +141,7 @@ async fn a_corrupt_cache_is_ignored_and_replaced() {
     let dir = temp_dir("corrupt");
     let cache = dir.join("token.json");
     std::fs::write(&cache, "{\"version\": 1, \"access_token\": ").unwrap();
-    let h = Harness::start_with(
-        FakeZoho::start().await.unwrap(),
-        "",
-        &cache_line(&cache),
-        ALLOW_ALL,
-    )
-    .await;
+    let h = start_with_cache(&cache).await;
     let resp = h.get("/crm/v8/Leads").await;
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
     assert_eq!(h.fake.token_requests(), 1);

@@ -143,14 +143,16 @@ impl RouteTable {
     /// Route match, then the required scopes, then covering; see the module docs.
     pub fn decide(&self, method: &Method, path: &CanonicalPath) -> Result<Decision<'_>, Denial> {
         let route = self.find(method, path).ok_or(Denial::NoRoute)?;
-        let (required, heavy) = match &route.requires {
-            Some(required) => (required.clone(), false),
-            None => {
-                let found = catalog::lookup(route.upstream, method.as_str(), path.as_str())
-                    .ok_or_else(|| Denial::ScopeUnknown {
-                        route: route.name.clone(),
-                    })?;
-                (found.scopes, found.heavy)
+        let known = catalog::lookup(route.upstream, method.as_str(), path.as_str());
+        // Heavy is a property of the endpoint, whoever states the scopes.
+        let heavy = known.as_ref().is_some_and(|k| k.heavy);
+        let required = match (&route.requires, known) {
+            (Some(required), _) => required.clone(),
+            (None, Some(found)) => found.scopes,
+            (None, None) => {
+                return Err(Denial::ScopeUnknown {
+                    route: route.name.clone(),
+                })
             }
         };
         let missing = route.scopes.missing(&required);
@@ -348,6 +350,16 @@ mod tests {
         assert!(t.decide(&Method::POST, &path).unwrap().heavy);
         let path = canonicalize("/crm/v8/Leads").unwrap();
         assert!(!t.decide(&Method::GET, &path).unwrap().heavy);
+        // A route that states its own requirement is still heavy where Zoho says so.
+        let t = RouteTable::new(vec![route(
+            "coql",
+            "/crm/**",
+            &[],
+            &["ZohoCRM.coql.READ"],
+            Some("ZohoCRM.coql.READ"),
+        )]);
+        let path = canonicalize("/crm/v8/coql").unwrap();
+        assert!(t.decide(&Method::POST, &path).unwrap().heavy);
     }
 
     #[test]

@@ -51,6 +51,12 @@ impl UpstreamClient {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)
+            // One HTTP/2 connection carries every request to a host: let its
+            // flow-control windows grow with the traffic (BDP estimation)
+            // instead of stalling streams on the 64 KiB defaults.
+            .http2_adaptive_window(true)
+            .http2_keep_alive_interval(Some(Duration::from_secs(30)))
+            .timer(hyper_util::rt::TokioTimer::new())
             .build(https);
         Ok(UpstreamClient { client })
     }

@@ -100,13 +100,11 @@ const RESERVED_MODULES: &[&str] = &[
 pub(super) const RESERVED_RELATED: &[&str] = &["actions", "photo", "deleted", "search", "upsert"];
 
 fn normalize_eq(a: &str, b: &str) -> bool {
-    let strip = |s: &str| {
-        s.bytes()
-            .filter(|b| *b != b'_')
-            .map(|b| b.to_ascii_lowercase())
-            .collect::<Vec<u8>>()
-    };
-    strip(a) == strip(b)
+    // Compared byte by byte, without allocating: this runs for every request.
+    fn folded(s: &str) -> impl Iterator<Item = u8> + '_ {
+        s.bytes().filter(|b| *b != b'_').map(|b| b.to_ascii_lowercase())
+    }
+    folded(a).eq(folded(b))
 }
 
 /// Scope name of a module API name: a standard module's name, `custom` for
@@ -118,8 +116,8 @@ pub(super) fn module_scope(seg: &str) -> Option<&'static str> {
     if let Some((_, scope)) = MODULES.iter().find(|(api, _)| normalize_eq(api, seg)) {
         return Some(scope);
     }
-    let lower = seg.to_ascii_lowercase();
-    if lower.ends_with("__s") {
+    let tail = seg.len().checked_sub(3).and_then(|i| seg.get(i..));
+    if tail.is_some_and(|t| t.eq_ignore_ascii_case("__s")) {
         return None;
     }
     Some("custom")

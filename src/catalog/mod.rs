@@ -27,7 +27,9 @@
 //! 3. Add rows to the table in `tests.rs`: at least one allowed shape and one
 //!    `None` shape.
 
+use std::cell::OnceCell;
 use std::fmt;
+use std::sync::LazyLock;
 
 use crate::dc::Upstream;
 use crate::scope::{Operation, Scope};
@@ -229,8 +231,33 @@ fn identifier(s: &str) -> bool {
 
 type Captures = Vec<(&'static str, &'static str)>;
 
-/// Match one placeholder against one segment.
-fn match_token(token: Token, seg: &str, caps: &mut Captures) -> bool {
+/// The request path's segments, with the (costlier) module and related-list
+/// lookups done at most once per segment, however many entries ask.
+struct Segments<'p> {
+    segs: Vec<&'p str>,
+    module: Vec<OnceCell<Option<&'static str>>>,
+    related: Vec<OnceCell<Option<&'static str>>>,
+}
+
+impl<'p> Segments<'p> {
+    fn new(path: &'p str) -> Option<Self> {
+        let segs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        let n = segs.len();
+        Some(Segments { segs, module: vec![OnceCell::new(); n], related: vec![OnceCell::new(); n] })
+    }
+
+    fn module(&self, i: usize) -> Option<&'static str> {
+        *self.module[i].get_or_init(|| crm::module_scope(self.segs[i]))
+    }
+
+    fn related(&self, i: usize) -> Option<&'static str> {
+        *self.related[i].get_or_init(|| crm::related_scope(self.segs[i]))
+    }
+}
+
+/// Match one placeholder against segment `i`.
+fn match_token(token: Token, path: &Segments<'_>, i: usize, caps: &mut Captures) -> bool {
+    let seg = path.segs[i];
     let (key, value) = match token {
         Token::Version => return CRM_VERSIONS.contains(&seg),
         Token::Id => {
@@ -240,14 +267,14 @@ fn match_token(token: Token, seg: &str, caps: &mut Captures) -> bool {
         Token::AnyRelated => {
             return identifier(seg)
                 && !crm::RESERVED_RELATED.contains(&seg)
-                && crm::related_scope(seg).is_none()
+                && path.related(i).is_none()
         }
         Token::Tail => return safe_segment(seg),
-        Token::Module | Token::ModuleIs(_) => match crm::module_scope(seg) {
+        Token::Module | Token::ModuleIs(_) => match path.module(i) {
             Some(m) if token == Token::Module || token == Token::ModuleIs(m) => ("module", m),
             _ => return false,
         },
-        Token::Related => match crm::related_scope(seg) {
+        Token::Related => match path.related(i) {
             Some(r) => ("rel", r),
             None => return false,
         },
@@ -281,33 +308,60 @@ pub(crate) fn table(t: &'static [(&'static str, &'static str)], seg: &str) -> Op
     t.iter().find(|(k, _)| *k == seg).map(|(_, v)| *v)
 }
 
+/// One template segment, parsed once.
+#[derive(Debug, Clone, Copy)]
+enum Seg {
+    Literal(&'static str),
+    Token(Token),
+}
+
+/// An entry with its path template parsed.
+struct Compiled {
+    entry: &'static Entry,
+    segs: Vec<Seg>,
+}
+
+/// Every entry, templates parsed on first use.
+static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
+    all_entries()
+        .map(|entry| Compiled {
+            entry,
+            segs: entry
+                .path
+                .split('/')
+                .skip(1)
+                .map(|t| parse_token(t).map_or(Seg::Literal(t), Seg::Token))
+                .collect(),
+        })
+        .collect()
+});
+
 /// Match a whole path against a template; `None` if it does not match.
-fn match_path(template: &str, psegs: &[&str]) -> Option<Captures> {
+fn match_path(template: &[Seg], path: &Segments<'_>) -> Option<Captures> {
+    let psegs = &path.segs;
     let mut caps = Captures::new();
-    let mut count = 0;
-    for (i, t) in template.split('/').skip(1).enumerate() {
-        count = i + 1;
-        match parse_token(t) {
-            Some(Token::Tail) => {
+    for (i, t) in template.iter().enumerate() {
+        match *t {
+            Seg::Token(Token::Tail) => {
                 let rest = psegs.get(i..)?;
                 let ok = !rest.is_empty()
                     && rest.len() <= MAX_TAIL
                     && rest.iter().all(|s| safe_segment(s));
                 return ok.then_some(caps);
             }
-            Some(token) => {
-                if !match_token(token, psegs.get(i)?, &mut caps) {
+            Seg::Token(token) => {
+                if i >= psegs.len() || !match_token(token, path, i, &mut caps) {
                     return None;
                 }
             }
-            None => {
-                if psegs.get(i)? != &t {
+            Seg::Literal(lit) => {
+                if *psegs.get(i)? != lit {
                     return None;
                 }
             }
         }
     }
-    (psegs.len() == count).then_some(caps)
+    (psegs.len() == template.len()).then_some(caps)
 }
 
 /// Fill in a scope template; `None` if a placeholder is unknown or the result
@@ -350,8 +404,8 @@ pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requiremen
         return None;
     }
     // Split once; every entry is matched against the same segments.
-    let psegs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    for e in all_entries().filter(|e| e.upstream == upstream) {
+    let segments = Segments::new(path)?;
+    for Compiled { entry: e, segs } in COMPILED.iter().filter(|c| c.entry.upstream == upstream) {
         let Some(op) = e
             .methods
             .iter()
@@ -360,7 +414,7 @@ pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requiremen
         else {
             continue;
         };
-        let Some(caps) = match_path(e.path, &psegs) else {
+        let Some(caps) = match_path(segs, &segments) else {
             continue;
         };
         let scopes = render(e.scopes, op, &caps)?;

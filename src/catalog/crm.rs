@@ -102,7 +102,9 @@ pub(super) const RESERVED_RELATED: &[&str] = &["actions", "photo", "deleted", "s
 fn normalize_eq(a: &str, b: &str) -> bool {
     // Compared byte by byte, without allocating: this runs for every request.
     fn folded(s: &str) -> impl Iterator<Item = u8> + '_ {
-        s.bytes().filter(|b| *b != b'_').map(|b| b.to_ascii_lowercase())
+        s.bytes()
+            .filter(|b| *b != b'_')
+            .map(|b| b.to_ascii_lowercase())
     }
     folded(a).eq(folded(b))
 }

@@ -243,7 +243,11 @@ impl<'p> Segments<'p> {
     fn new(path: &'p str) -> Option<Self> {
         let segs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
         let n = segs.len();
-        Some(Segments { segs, module: vec![OnceCell::new(); n], related: vec![OnceCell::new(); n] })
+        Some(Segments {
+            segs,
+            module: vec![OnceCell::new(); n],
+            related: vec![OnceCell::new(); n],
+        })
     }
 
     fn module(&self, i: usize) -> Option<&'static str> {

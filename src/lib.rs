@@ -12,6 +12,25 @@
 //! - [`proxy`]: the request pipeline; [`error`]: the answers it makes itself.
 //! - [`server`]: listeners, admin endpoints, graceful shutdown.
 //! - [`fake`]: an in-process fake Zoho (accounts + API over TLS) for `demo` and tests.
+//!
+//! The allowlist decision in miniature: a path is canonicalized once, the
+//! catalog says which scope the call needs, and the route's scopes must cover it.
+//!
+//! ```
+//! use zoho_proxy::{canon::canonicalize, catalog, dc::Upstream, scope::{Scope, ScopeSet}};
+//!
+//! let path = canonicalize("/crm/v8/%4Ceads/42").unwrap();
+//! assert_eq!(path.as_str(), "/crm/v8/Leads/42");
+//! assert!(canonicalize("/crm/v8/Leads/%2e%2e/Deals").is_err());
+//!
+//! let needs = catalog::lookup(Upstream::Api, "DELETE", path.as_str()).unwrap();
+//! assert_eq!(needs.scopes, vec!["ZohoCRM.modules.leads.DELETE".parse::<Scope>().unwrap()]);
+//!
+//! let route_scopes = ScopeSet::new(vec!["ZohoCRM.modules.leads.ALL".parse().unwrap()]);
+//! assert!(route_scopes.missing(&needs.scopes).is_empty());
+//! let read_only = ScopeSet::new(vec!["ZohoCRM.modules.leads.READ".parse().unwrap()]);
+//! assert_eq!(read_only.missing(&needs.scopes).len(), 1);
+//! ```
 
 pub mod body;
 pub mod canon;

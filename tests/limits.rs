@@ -270,3 +270,69 @@ async fn a_timeout_is_retried_for_get_but_not_for_post() {
     assert_eq!(resp.proxy_error(), Some("UPSTREAM_TIMEOUT"));
     assert_eq!(h.fake.requests().len(), 3, "the POST went once");
 }
+
+#[tokio::test]
+async fn kept_bodies_share_one_memory_budget_and_past_it_stream_unreplayed() {
+    let server = "replay_buffer = \"1KiB\"\nreplay_memory = \"1KiB\"";
+    let h = harness(server, "[retry]\nbase_delay = \"10ms\"\n").await;
+    let body = "x".repeat(1000);
+    // A holds the whole budget while Zoho is slow to answer it.
+    h.fake
+        .script_api(ApiReply::slow(Duration::from_millis(500)));
+    let arrived = h.fake.arrival();
+    let a = {
+        let h = h.clone();
+        let body = body.clone();
+        tokio::spawn(async move {
+            h.send(
+                Request::put(h.url("/crm/v8/Leads/1"))
+                    .body(full(body))
+                    .unwrap(),
+            )
+            .await
+            .status
+        })
+    };
+    arrived.await;
+    // B arrives meanwhile: its body cannot be kept, so its 503 is not retried.
+    h.fake
+        .script_api(ApiReply::status(503, SERVICE_UNAVAILABLE));
+    let b = h
+        .send(
+            Request::put(h.url("/crm/v8/Leads/2"))
+                .body(full(body.clone()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(b.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(a.await.unwrap(), StatusCode::OK);
+    let to_2 = |h: &Harness| {
+        h.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/2"))
+            .count()
+    };
+    assert_eq!(to_2(&h), 1, "B went once, in full");
+    assert!(h.fake.requests().iter().all(|r| r.body_len == 1000));
+
+    // A is done and its memory is back: C is kept, and retried.
+    h.fake
+        .script_api(ApiReply::status(503, SERVICE_UNAVAILABLE));
+    let c = h
+        .send(
+            Request::put(h.url("/crm/v8/Leads/3"))
+                .body(full(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK);
+    assert_eq!(
+        h.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/3"))
+            .count(),
+        2
+    );
+}

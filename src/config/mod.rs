@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Request bodies up to this size are kept so they can be replayed once.
     pub replay_buffer: usize,
+    /// All kept bodies together stay under this; past it, bodies stream
+    /// without being kept (and so are never replayed).
+    pub replay_memory: usize,
     pub shutdown_grace: Duration,
 }
 
@@ -336,11 +339,27 @@ impl Compiler<'_> {
                     .ok_or_else(|| self.at(s, "replay_buffer is at most 64MiB"))?
             }
         };
+        let replay_memory = match &raw.replay_memory {
+            None => (64 << 20).max(replay_buffer),
+            Some(s) => {
+                let n = units::parse_size(s.get_ref()).map_err(|m| self.at(s, m))?;
+                usize::try_from(n)
+                    .ok()
+                    .filter(|n| (replay_buffer..=1 << 30).contains(n))
+                    .ok_or_else(|| {
+                        self.at(
+                            s,
+                            "replay_memory is at least replay_buffer and at most 1GiB",
+                        )
+                    })?
+            }
+        };
         Ok(ServerConfig {
             listen,
             allow_remote,
             request_timeout: self.duration(&raw.request_timeout, Duration::from_secs(120))?,
             replay_buffer,
+            replay_memory,
             shutdown_grace: self.duration(&raw.shutdown_grace, Duration::from_secs(30))?,
         })
     }

@@ -32,6 +32,7 @@ pub struct RawServer {
     pub allow_remote: Option<bool>,
     pub request_timeout: Option<Spanned<String>>,
     pub replay_buffer: Option<Spanned<String>>,
+    pub replay_memory: Option<Spanned<String>>,
     pub shutdown_grace: Option<Spanned<String>>,
 }
 

@@ -306,3 +306,21 @@ fn rate_limit_and_retry_have_zoho_safe_defaults_and_checked_values() {
         "per-route max_wait is not a thing: {e}"
     );
 }
+
+#[test]
+fn replay_memory_bounds_all_kept_bodies_together() {
+    let c = compile_str(ZOHO).unwrap();
+    assert_eq!(c.server.replay_memory, 64 << 20);
+    let c = compile_str(&format!(
+        "{ZOHO}\n[server]\nreplay_buffer = \"2MiB\"\nreplay_memory = \"16MiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        (c.server.replay_buffer, c.server.replay_memory),
+        (2 << 20, 16 << 20)
+    );
+    let e = err(&format!(
+        "{ZOHO}\n[server]\nreplay_buffer = \"2MiB\"\nreplay_memory = \"1MiB\"\n"
+    ));
+    assert!(e.contains("at least replay_buffer"), "{e}");
+}

@@ -9,9 +9,13 @@
 //!
 //! Only bodies the proxy kept can be sent twice; a streamed body goes once.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::{headers, Call, Outcome, Proxy};
@@ -26,14 +30,49 @@ const MAX_401_INSPECTED: usize = 64 * 1024;
 /// The request body as the proxy holds it: small bodies in memory (so they
 /// can be sent again), large ones as a one-shot stream.
 pub(super) enum RequestBody {
-    Replayable(Bytes),
+    /// Kept in memory, counted against `replay_memory` until dropped.
+    Replayable {
+        bytes: Bytes,
+        _reserved: Option<OwnedSemaphorePermit>,
+    },
     Streaming(Option<ProxyBody>),
 }
 
 impl RequestBody {
-    pub(super) async fn read(body: Incoming, limit: usize) -> Result<Self, ProxyError> {
+    /// Keeps the body if it fits in `limit` and in what is left of the
+    /// shared `budget` (bytes); otherwise it streams and is never replayed.
+    pub(super) async fn read(
+        body: Incoming,
+        limit: usize,
+        budget: &Arc<Semaphore>,
+    ) -> Result<Self, ProxyError> {
+        // Reserve what the body can take at most: its declared length, else the limit.
+        let want = body
+            .size_hint()
+            .upper()
+            .map_or(limit, |n| (n as usize).min(limit));
+        let reserved = match u32::try_from(want) {
+            Ok(0) => None,
+            Ok(n) => budget.clone().try_acquire_many_owned(n).ok(),
+            Err(_) => None,
+        };
+        let limit = if want == 0 || reserved.is_some() {
+            limit
+        } else {
+            0
+        };
         match read_prefix(body, limit).await {
-            Ok(Prefixed::Complete(bytes)) => Ok(RequestBody::Replayable(bytes)),
+            Ok(Prefixed::Complete(bytes)) => {
+                // Give back what the body did not use.
+                let mut reserved = reserved;
+                if let Some(p) = reserved.as_mut() {
+                    drop(p.split(p.num_permits().saturating_sub(bytes.len())));
+                }
+                Ok(RequestBody::Replayable {
+                    bytes,
+                    _reserved: reserved,
+                })
+            }
             Ok(partial) => Ok(RequestBody::Streaming(Some(partial.into_body()))),
             Err(e) => Err(ProxyError::ClientBody(e.to_string())),
         }
@@ -42,13 +81,13 @@ impl RequestBody {
     /// A body to send: a copy of a replayable body, or the stream (once).
     fn take(&mut self) -> Option<ProxyBody> {
         match self {
-            RequestBody::Replayable(bytes) => Some(full(bytes.clone())),
+            RequestBody::Replayable { bytes, .. } => Some(full(bytes.clone())),
             RequestBody::Streaming(stream) => stream.take(),
         }
     }
 
     fn replayable(&self) -> bool {
-        matches!(self, RequestBody::Replayable(_))
+        matches!(self, RequestBody::Replayable { .. })
     }
 }
 
@@ -63,7 +102,7 @@ impl Proxy {
     pub(super) async fn exchange(
         &self,
         call: &Call<'_>,
-        mut token: std::sync::Arc<AccessToken>,
+        mut token: Arc<AccessToken>,
         body: &mut RequestBody,
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
@@ -47,6 +47,8 @@ pub struct Active {
     pub tokens: Arc<TokenManager>,
     client: UpstreamClient,
     limits: Arc<Limits>,
+    /// Bytes of request bodies kept for replay, all requests together.
+    replay: Arc<Semaphore>,
 }
 
 /// Everything the request path needs; cheap to share behind an `Arc`.
@@ -112,6 +114,12 @@ impl Proxy {
     pub fn reload(&self, config: Arc<Config>) -> Result<Reloaded, TlsError> {
         let old = self.active.load_full();
         let same_credential = same_credential(&old.config.zoho, &config.zoho);
+        // Memory for kept bodies is the process's, whatever the credential.
+        let replay = if old.config.server.replay_memory == config.server.replay_memory {
+            old.replay.clone()
+        } else {
+            Arc::new(Semaphore::new(config.server.replay_memory))
+        };
         let next = if same_credential {
             let limits = if old.config.rate_limit == config.rate_limit {
                 old.limits.clone()
@@ -126,9 +134,13 @@ impl Proxy {
                 tokens: old.tokens.clone(),
                 client: old.client.clone(),
                 limits,
+                replay,
             }
         } else {
-            Active::build(config, &self.metrics)?
+            Active {
+                replay,
+                ..Active::build(config, &self.metrics)?
+            }
         };
         self.active.store(Arc::new(next));
         if same_credential {
@@ -191,7 +203,7 @@ impl Proxy {
         outcome.route = Some(route.name.clone());
 
         let (parts, body) = req.into_parts();
-        let mut body = RequestBody::read(body, config.server.replay_buffer).await?;
+        let mut body = RequestBody::read(body, config.server.replay_buffer, &active.replay).await?;
         let token = active.tokens.token().await?;
         check_granted(&token, &decision, &parts.method, &path)?;
         let call = Call {
@@ -215,11 +227,13 @@ impl Active {
             config.rate_limit.credential,
             config.rate_limit.max_wait,
         ));
+        let replay = Arc::new(Semaphore::new(config.server.replay_memory));
         Ok(Active {
             config,
             tokens,
             client,
             limits,
+            replay,
         })
     }
 }

@@ -47,10 +47,13 @@ impl RequestBody {
         budget: &Arc<Semaphore>,
     ) -> Result<Self, ProxyError> {
         // Reserve what the body can take at most: its declared length, else the limit.
-        let want = body
-            .size_hint()
-            .upper()
-            .map_or(limit, |n| (n as usize).min(limit));
+        // (Nothing for a body declared too long to keep: it streams anyway.)
+        let hint = body.size_hint();
+        let want = if hint.lower() > limit as u64 {
+            0
+        } else {
+            hint.upper().map_or(limit, |n| (n as usize).min(limit))
+        };
         let reserved = match u32::try_from(want) {
             Ok(0) => None,
             Ok(n) => budget.clone().try_acquire_many_owned(n).ok(),

@@ -275,34 +275,17 @@ fn match_token(token: Token, path: &Segments<'_>, i: usize, caps: &mut Captures)
         }
         Token::Tail => return safe_segment(seg),
         Token::Module | Token::ModuleIs(_) => match path.module(i) {
-            Some(m) if token == Token::Module || token == Token::ModuleIs(m) => ("module", m),
+            Some(m) if token == Token::Module || token == Token::ModuleIs(m) => ("module", Some(m)),
             _ => return false,
         },
-        Token::Related => match path.related(i) {
-            Some(r) => ("rel", r),
-            None => return false,
-        },
-        Token::Setting => match table(crm::SETTINGS, seg) {
-            Some(s) => ("setting", s),
-            None => return false,
-        },
-        Token::Automation => match table(crm::AUTOMATION, seg) {
-            Some(s) => ("setting", s),
-            None => return false,
-        },
-        Token::Books => match table(finance::BOOKS, seg) {
-            Some(s) => ("entity", s),
-            None => return false,
-        },
-        Token::Inventory => match table(finance::INVENTORY, seg) {
-            Some(s) => ("entity", s),
-            None => return false,
-        },
-        Token::Desk => match table(desk::RESOURCES, seg) {
-            Some(s) => ("resource", s),
-            None => return false,
-        },
+        Token::Related => ("rel", path.related(i)),
+        Token::Setting => ("setting", table(crm::SETTINGS, seg)),
+        Token::Automation => ("setting", table(crm::AUTOMATION, seg)),
+        Token::Books => ("entity", table(finance::BOOKS, seg)),
+        Token::Inventory => ("entity", table(finance::INVENTORY, seg)),
+        Token::Desk => ("resource", table(desk::RESOURCES, seg)),
     };
+    let Some(value) = value else { return false };
     caps.push((key, value));
     true
 }

@@ -534,19 +534,13 @@ impl Compiler<'_> {
             None => None,
             Some(spanned) => {
                 let l = spanned.get_ref();
-                let nonzero = |v: Option<u32>, what: &str| match v {
-                    None => Ok(None),
-                    Some(n) => NonZeroU32::new(n).map(Some).ok_or_else(|| {
-                        self.at(
-                            spanned,
-                            format!("route {name}: rate_limit.{what} must be at least 1"),
-                        )
-                    }),
-                };
+                let what = |key: &str| format!("route {name}: rate_limit.{key}");
                 Some(Limit::new(LimitSpec {
-                    requests_per_minute: nonzero(l.requests_per_minute, "requests_per_minute")?,
-                    burst: nonzero(l.burst, "burst")?,
-                    max_concurrent: nonzero(l.max_concurrent, "max_concurrent")?
+                    requests_per_minute: self
+                        .positive(&l.requests_per_minute, &what("requests_per_minute"))?,
+                    burst: self.positive(&l.burst, &what("burst"))?,
+                    max_concurrent: self
+                        .positive(&l.max_concurrent, &what("max_concurrent"))?
                         .map(|n| n.get() as usize),
                 }))
             }

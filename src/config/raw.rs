@@ -112,9 +112,9 @@ pub struct RawRateLimit {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRouteLimit {
-    pub requests_per_minute: Option<u32>,
-    pub burst: Option<u32>,
-    pub max_concurrent: Option<u32>,
+    pub requests_per_minute: Option<Spanned<u32>>,
+    pub burst: Option<Spanned<u32>>,
+    pub max_concurrent: Option<Spanned<u32>>,
 }
 
 /// `[retry]`.

@@ -118,16 +118,13 @@ impl Proxy {
         let replay = if old.config.server.replay_memory == config.server.replay_memory {
             old.replay.clone()
         } else {
-            Arc::new(Semaphore::new(config.server.replay_memory))
+            replay_budget(&config)
         };
         let next = if same_credential {
             let limits = if old.config.rate_limit == config.rate_limit {
                 old.limits.clone()
             } else {
-                Arc::new(Limits::new(
-                    config.rate_limit.credential,
-                    config.rate_limit.max_wait,
-                ))
+                limits_for(&config)
             };
             Active {
                 config,
@@ -223,11 +220,8 @@ impl Active {
         let tokens = Arc::new(
             TokenManager::for_config(client.clone(), &config.zoho).with_metrics(metrics.clone()),
         );
-        let limits = Arc::new(Limits::new(
-            config.rate_limit.credential,
-            config.rate_limit.max_wait,
-        ));
-        let replay = Arc::new(Semaphore::new(config.server.replay_memory));
+        let limits = limits_for(&config);
+        let replay = replay_budget(&config);
         Ok(Active {
             config,
             tokens,
@@ -236,6 +230,19 @@ impl Active {
             replay,
         })
     }
+}
+
+/// Fresh shaping state for a config's `[rate_limit]`.
+fn limits_for(config: &Config) -> Arc<Limits> {
+    Arc::new(Limits::new(
+        config.rate_limit.credential,
+        config.rate_limit.max_wait,
+    ))
+}
+
+/// A fresh budget of `replay_memory` bytes for kept request bodies.
+fn replay_budget(config: &Config) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(config.server.replay_memory))
 }
 
 /// Whether two configs mint and send the same credential the same way.

@@ -74,9 +74,14 @@ pub enum ProxyError {
     /// Zoho's token-minting limit: 503, try again later.
     #[error("no usable Zoho access token yet: {0}")]
     TokenUnavailable(TokenError),
-    /// The accounts server failed or refused: 502, naming Zoho's error.
+    /// The accounts server failed or refused: 502, naming Zoho's error
+    /// (504 when it did not answer in time).
     #[error("could not get a Zoho access token: {0}")]
     Accounts(TokenError),
+    /// Zoho answered 401 "invalid token" and the proxy kept the token on
+    /// purpose (see [`TokenError::kept_token`]).
+    #[error("Zoho answered 401 {zoho_code}: {why}")]
+    TokenRejected { zoho_code: String, why: TokenError },
     #[error("{0}")]
     Upstream(SendError),
     #[error("internal error: {0}")]
@@ -113,6 +118,7 @@ impl ProxyError {
             ProxyError::RateLimited(_)
             | ProxyError::TokenUnavailable(_)
             | ProxyError::Accounts(_)
+            | ProxyError::TokenRejected { .. }
             | ProxyError::Upstream(_) => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
         }
@@ -130,7 +136,9 @@ impl ProxyError {
             | ProxyError::ScopeNotGranted { .. } => StatusCode::FORBIDDEN,
             ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Accounts(TokenError::TimedOut { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Accounts(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::TokenRejected { .. } => StatusCode::UNAUTHORIZED,
             ProxyError::Upstream(SendError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,7 +158,9 @@ impl ProxyError {
             ProxyError::ClientBody(_) => "BAD_REQUEST_BODY",
             ProxyError::RateLimited(_) => "RATE_LIMITED",
             ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
+            ProxyError::Accounts(TokenError::TimedOut { .. }) => "ACCOUNTS_TIMEOUT",
             ProxyError::Accounts(_) => "ACCOUNTS_ERROR",
+            ProxyError::TokenRejected { .. } => "TOKEN_REJECTED",
             ProxyError::Upstream(SendError::Timeout { .. }) => "UPSTREAM_TIMEOUT",
             ProxyError::Upstream(_) => "UPSTREAM_UNREACHABLE",
             ProxyError::Internal(_) => "INTERNAL_ERROR",
@@ -191,6 +201,7 @@ impl ProxyError {
             } => json!({
                 "route": route, "required_scope": missing.join(" + "), "method": method, "path": path,
             }),
+            ProxyError::TokenRejected { zoho_code, .. } => json!({ "zoho_error": zoho_code }),
             ProxyError::TokenUnavailable(e) | ProxyError::Accounts(e) => match e.zoho_code() {
                 Some(code) => json!({ "zoho_error": code }),
                 None => json!({}),
@@ -204,7 +215,7 @@ impl ProxyError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
-            ProxyError::Accounts(e) => e.retry_in(),
+            ProxyError::Accounts(e) | ProxyError::TokenRejected { why: e, .. } => e.retry_in(),
             ProxyError::RateLimited(shed) => Some(shed.retry_after),
             _ => None,
         }

@@ -219,7 +219,13 @@ fn scopes_explains_what_a_call_needs() {
 async fn logs_of_a_session(fake: &FakeZoho, log_format: &str, rust_log: &str) -> String {
     let dir = temp_dir(&format!("logs-{log_format}"));
     std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    let config = fake.proxy_config("127.0.0.1:0", "", "ca_file = \"ca.pem\"", common::ALLOW_ALL);
+    // Tokens here are seconds old when the fake revokes them.
+    let config = fake.proxy_config(
+        "127.0.0.1:0",
+        "",
+        "ca_file = \"ca.pem\"\nrejected_token_min_age = \"0s\"",
+        common::ALLOW_ALL,
+    );
     // A fixed admin port is not needed; the proxy port is read from the log.
     std::fs::write(dir.join("proxy.toml"), config).unwrap();
     let log_path = dir.join("stderr.log");

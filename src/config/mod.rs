@@ -90,6 +90,10 @@ pub struct ZohoConfig {
     pub extra_roots: Vec<CertificateDer<'static>>,
     pub refresh_before_expiry: Duration,
     pub token_requests_per_10min: u32,
+    /// How long one call to the accounts server may take.
+    pub accounts_timeout: Duration,
+    /// A token younger than this is not replaced because of a 401.
+    pub rejected_token_min_age: Duration,
     /// Where the access token is kept across restarts (`token::cache`).
     pub token_cache: Option<PathBuf>,
 }
@@ -115,6 +119,16 @@ impl ZohoConfig {
             }
         }
         self.data_center.upstream_url(upstream)
+    }
+
+    /// How the token manager schedules and budgets mints for this credential.
+    pub fn token_settings(&self) -> crate::token::TokenSettings {
+        crate::token::TokenSettings {
+            refresh_before_expiry: self.refresh_before_expiry,
+            budget: self.token_requests_per_10min,
+            accounts_timeout: self.accounts_timeout,
+            rejected_min_age: self.rejected_token_min_age,
+        }
     }
 
     /// The token endpoint.
@@ -429,6 +443,17 @@ impl Compiler<'_> {
                 ))
             }
         };
+        let accounts_timeout = self.duration(
+            &raw.accounts_timeout,
+            crate::token::accounts::DEFAULT_ACCOUNTS_TIMEOUT,
+        )?;
+        if let Some(s) = raw
+            .accounts_timeout
+            .as_ref()
+            .filter(|_| accounts_timeout.is_zero())
+        {
+            return Err(self.at(s, "accounts_timeout must be longer than 0"));
+        }
         let token_cache = match &raw.token_cache {
             None => None,
             Some(s) if s.get_ref().trim().is_empty() => {
@@ -448,6 +473,9 @@ impl Compiler<'_> {
             refresh_before_expiry: self
                 .duration(&raw.refresh_before_expiry, Duration::from_secs(300))?,
             token_requests_per_10min,
+            accounts_timeout,
+            rejected_token_min_age: self
+                .duration(&raw.rejected_token_min_age, Duration::from_secs(30))?,
             token_cache,
         })
     }

@@ -59,6 +59,10 @@ pub struct RawZoho {
     pub refresh_before_expiry: Option<Spanned<String>>,
     /// At most this many token requests per rolling 10 minutes (Zoho allows 10).
     pub token_requests_per_10min: Option<Spanned<u32>>,
+    /// How long one call to the accounts server may take (default 10s).
+    pub accounts_timeout: Option<Spanned<String>>,
+    /// A token younger than this is not replaced because of a 401 (default 30s).
+    pub rejected_token_min_age: Option<Spanned<String>>,
     /// A file that keeps the access token across restarts.
     pub token_cache: Option<Spanned<String>>,
 }

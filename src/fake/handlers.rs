@@ -190,25 +190,18 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
     };
     lock(&state.recorded).push(recorded.clone());
 
+    let ruled = lock(&state.path_rules)
+        .iter()
+        .find(|(prefix, _)| recorded.path.starts_with(prefix.as_str()))
+        .map(|(_, canned)| canned.clone());
+    if let Some(canned) = ruled {
+        return canned_response(canned);
+    }
     let scripted = lock(&state.api_script).pop_front();
     if let Some(ApiReply { delay, response }) = scripted {
         tokio::time::sleep(delay).await;
-        if let Some(Canned {
-            status,
-            headers,
-            body,
-        }) = response
-        {
-            let mut resp = text_response(status, "application/json;charset=UTF-8", body);
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (
-                    header::HeaderName::from_bytes(k.as_bytes()),
-                    header::HeaderValue::from_str(&v),
-                ) {
-                    resp.headers_mut().insert(k, v);
-                }
-            }
-            return resp;
+        if let Some(canned) = response {
+            return canned_response(canned);
         }
     }
 
@@ -219,10 +212,7 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         .and_then(|v| v.strip_prefix("Zoho-oauthtoken "));
     let valid = token.is_some_and(|t| lock(&state.tokens).valid.contains(t));
     if !valid {
-        return json_response(
-            401,
-            json!({"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}),
-        );
+        return json_response(401, invalid_token_answer(&recorded.path));
     }
 
     if let Some(n) = recorded
@@ -241,6 +231,45 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
             "echo": {"method": recorded.method, "path": recorded.path, "query": recorded.query, "body_bytes": body_len},
         }),
     )
+}
+
+fn canned_response(canned: Canned) -> Response<ProxyBody> {
+    let mut resp = text_response(canned.status, "application/json;charset=UTF-8", canned.body);
+    for (k, v) in canned.headers {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            header::HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+/// What each product answers (HTTP 401) to an expired or revoked token,
+/// told apart by the paths the proxy's routes use for it.
+pub fn invalid_token_answer(path: &str) -> serde_json::Value {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "books" | "inventory" => {
+            json!({"code": 57, "message": "You are not authorized to perform this operation"})
+        }
+        "workdrive" => json!({"errors": [{"id": "F7003", "title": "Invalid OAuth token."}]}),
+        "restapi" => json!({"error": {"code": 6401, "message": "Invalid OAuth access token."}}),
+        "creator" => {
+            json!({"code": 1030, "description": "Authorization Failure. The access token is either invalid or has expired."})
+        }
+        // Desk lives under /api/v1, Mail under /api/accounts.
+        "api" if path.starts_with("/api/v1/") => {
+            json!({"errorCode": "INVALID_OAUTH", "message": "The OAuth Token you provided is invalid."})
+        }
+        "api" => {
+            json!({"data": {"errorCode": "INVALID_OAUTHTOKEN"}, "status": {"code": 401, "description": "Invalid Access"}})
+        }
+        _ => {
+            json!({"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"})
+        }
+    }
 }
 
 /// A streamed body of `n` bytes, generated chunk by chunk.

@@ -137,6 +137,8 @@ struct State {
     tokens: Mutex<Tokens>,
     token_requests: AtomicUsize,
     api_script: Mutex<VecDeque<ApiReply>>,
+    /// Fixed answers for every request under a path prefix.
+    path_rules: Mutex<Vec<(String, Canned)>>,
     recorded: Mutex<Vec<Recorded>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -175,6 +177,7 @@ impl FakeZoho {
             }),
             token_requests: AtomicUsize::new(0),
             api_script: Mutex::new(VecDeque::new()),
+            path_rules: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -230,6 +233,12 @@ impl FakeZoho {
 
     pub fn script_api(&self, reply: ApiReply) {
         lock(&self.state.api_script).push_back(reply);
+    }
+
+    /// Answers every request whose path starts with `prefix` with `canned`
+    /// (after recording it), whatever its token: an endpoint stuck on one answer.
+    pub fn answer_path(&self, prefix: &str, canned: Canned) {
+        lock(&self.state.path_rules).push((prefix.to_owned(), canned));
     }
 
     pub fn script_token(&self, reply: TokenReply) {

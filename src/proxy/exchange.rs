@@ -1,8 +1,11 @@
 //! Stages 6–8, repeated while the rules allow: wait for a slot (local
 //! shaping), rewrite and send, classify the answer.
 //!
-//! - 401 `INVALID_TOKEN`/`AUTHENTICATION_FAILURE`: refresh once (shared with
-//!   every request that saw the same token rejected) and replay once.
+//! - 401 with the product's "dead token" code ([`crate::token::rejection`]):
+//!   refresh once (shared with every request that saw the same token
+//!   rejected) and replay once. When the token manager keeps the token on
+//!   purpose (it is too young to blame, or the 401 allowance is spent), the
+//!   client gets 401 `TOKEN_REJECTED` saying so.
 //! - 429, 5xx, connection failures: [`crate::retry`] decides; a 429 also
 //!   cools down the whole credential so other requests wait for the same
 //!   instant instead of each discovering the limit again.
@@ -22,6 +25,7 @@ use super::{headers, Call, Outcome, Proxy};
 use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
 use crate::error::ProxyError;
 use crate::retry::{self, Attempt, Next, Progress};
+use crate::token::rejection::{dead_token_code, Product};
 use crate::token::AccessToken;
 
 /// How much of a 401 answer is read to see whether the token was the problem.
@@ -97,8 +101,8 @@ impl RequestBody {
 /// What Zoho's answer means for this request.
 enum Verdict {
     Done(Response<ProxyBody>),
-    /// 401 `INVALID_TOKEN` / `AUTHENTICATION_FAILURE`: the token is dead.
-    TokenRejected(Response<ProxyBody>),
+    /// A 401 whose code (kept here) says the token is dead.
+    TokenRejected(Response<ProxyBody>, String),
 }
 
 impl Proxy {
@@ -111,6 +115,7 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let started = Instant::now();
         let policy = &call.active.config.retry;
+        let product = Product::of(call.route.upstream, call.path.as_str());
         let mut tries = 1;
         let mut token_replayed = false;
         loop {
@@ -134,23 +139,35 @@ impl Proxy {
             self.metrics.upstream(&call.route.name, sending.elapsed());
             outcome.upstream += sending.elapsed();
             let answer = match sent {
-                Ok(resp) => match classify(without_hop_by_hop(resp)).await {
-                    Verdict::TokenRejected(resp) if !token_replayed => {
+                Ok(resp) => match classify(without_hop_by_hop(resp), product).await {
+                    Verdict::TokenRejected(resp, code) if !token_replayed => {
                         token_replayed = true;
-                        match call.active.tokens.replace_rejected(&token).await {
+                        match call
+                            .active
+                            .tokens
+                            .replace_rejected(&token, call.deadline)
+                            .await
+                        {
                             Ok(fresh) if body.replayable() => {
                                 outcome.replayed = true;
                                 token = fresh;
                                 continue;
                             }
                             Ok(_) => Ok(resp),
+                            Err(e) if e.kept_token() => {
+                                tracing::warn!(route = %call.route.name, zoho_code = %code, error = %e, "token kept despite a 401");
+                                return Err(ProxyError::TokenRejected {
+                                    zoho_code: code,
+                                    why: e,
+                                });
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %e, "refresh after a rejected token failed");
                                 Ok(resp)
                             }
                         }
                     }
-                    Verdict::TokenRejected(resp) | Verdict::Done(resp) => Ok(resp),
+                    Verdict::TokenRejected(resp, _) | Verdict::Done(resp) => Ok(resp),
                 },
                 Err(e) => Err(e),
             };
@@ -250,9 +267,9 @@ fn without_hop_by_hop(resp: Response<Incoming>) -> Response<ProxyBody> {
 }
 
 /// Stage 8: reads a 401 (only a 401, and only a bounded prefix) to see whether
-/// Zoho rejected the token. `OAUTH_SCOPE_MISMATCH` and everything else pass
-/// through untouched.
-async fn classify(resp: Response<ProxyBody>) -> Verdict {
+/// Zoho rejected the token, in `product`'s words. Scope and org mismatches
+/// and everything else pass through untouched.
+async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
     if resp.status() != StatusCode::UNAUTHORIZED {
         return Verdict::Done(resp);
     }
@@ -265,45 +282,12 @@ async fn classify(resp: Response<ProxyBody>) -> Verdict {
         }
     };
     let rejected = match &prefixed {
-        Prefixed::Complete(bytes) => token_rejected(bytes),
-        Prefixed::Partial { .. } => false,
+        Prefixed::Complete(bytes) => dead_token_code(product, bytes),
+        Prefixed::Partial { .. } => None,
     };
     let resp = Response::from_parts(parts, prefixed.into_body());
-    if rejected {
-        Verdict::TokenRejected(resp)
-    } else {
-        Verdict::Done(resp)
-    }
-}
-
-/// Zoho's codes for a dead token.
-fn token_rejected(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        code: Option<String>,
-    }
-    serde_json::from_slice::<Envelope>(body)
-        .ok()
-        .and_then(|e| e.code)
-        .is_some_and(|c| c == "INVALID_TOKEN" || c == "AUTHENTICATION_FAILURE")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_dead_token_codes_trigger_a_refresh() {
-        assert!(token_rejected(
-            br#"{"code":"INVALID_TOKEN","details":{},"message":"invalid oauth token","status":"error"}"#
-        ));
-        assert!(token_rejected(
-            br#"{"code":"AUTHENTICATION_FAILURE","details":{},"message":"x","status":"error"}"#
-        ));
-        assert!(!token_rejected(
-            br#"{"code":"OAUTH_SCOPE_MISMATCH","details":{},"message":"invalid oauth scope to access this URL","status":"error"}"#
-        ));
-        assert!(!token_rejected(b"<html>401</html>"));
-        assert!(!token_rejected(br#"{"code":57}"#));
+    match rejected {
+        Some(code) => Verdict::TokenRejected(resp, code),
+        None => Verdict::Done(resp),
     }
 }

@@ -38,6 +38,8 @@ struct Call<'a> {
     route: &'a Route,
     path: &'a CanonicalPath,
     heavy: bool,
+    /// When the client stops waiting for Zoho (`request_timeout` after arrival).
+    deadline: Option<tokio::time::Instant>,
 }
 
 /// What a request runs with, swapped as a whole on reload: a request keeps
@@ -193,6 +195,7 @@ impl Proxy {
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let active = self.active.load_full();
         let config = &active.config;
+        let deadline = Some(tokio::time::Instant::now() + config.server.request_timeout);
         check_target(&req)?;
         let path = canonicalize(req.uri().path())?;
         let decision = decide(config, req.method(), &path)?;
@@ -201,7 +204,7 @@ impl Proxy {
 
         let (parts, body) = req.into_parts();
         let mut body = RequestBody::read(body, config.server.replay_buffer, &active.replay).await?;
-        let token = active.tokens.token().await?;
+        let token = active.tokens.token(deadline).await?;
         check_granted(&token, &decision, &parts.method, &path)?;
         let call = Call {
             active: &active,
@@ -209,6 +212,7 @@ impl Proxy {
             route,
             path: &path,
             heavy: decision.heavy,
+            deadline,
         };
         self.exchange(&call, token, &mut body, outcome).await
     }
@@ -252,8 +256,7 @@ fn same_credential(a: &ZohoConfig, b: &ZohoConfig) -> bool {
         && a.refresh_token == b.refresh_token
         && a.accounts_url == b.accounts_url
         && a.extra_roots == b.extra_roots
-        && a.refresh_before_expiry == b.refresh_before_expiry
-        && a.token_requests_per_10min == b.token_requests_per_10min
+        && a.token_settings() == b.token_settings()
 }
 
 pub const REQUEST_ID: &str = "x-request-id";

@@ -20,7 +20,8 @@ use crate::upstream::{SendError, UpstreamClient};
 
 /// The largest accounts answer we read (a token answer is a few hundred bytes).
 const MAX_ANSWER: usize = 64 * 1024;
-const ACCOUNTS_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the accounts server may take to answer, unless configured.
+pub const DEFAULT_ACCOUNTS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Something that can mint access tokens. The real one is [`AccountsClient`];
 /// the token manager's unit tests script their own.
@@ -35,6 +36,7 @@ pub trait TokenSource: Send + Sync + 'static {
 pub struct TokenEndpoint {
     client: UpstreamClient,
     url: String,
+    timeout: Duration,
 }
 
 impl TokenEndpoint {
@@ -43,7 +45,14 @@ impl TokenEndpoint {
         TokenEndpoint {
             client,
             url: url.into(),
+            timeout: DEFAULT_ACCOUNTS_TIMEOUT,
         }
+    }
+
+    /// Gives up on an answer (head and body) after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -52,6 +61,14 @@ impl TokenEndpoint {
 
     /// POSTs a form to the token endpoint and parses the answer.
     pub async fn post_form(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, TokenError> {
+        tokio::time::timeout(self.timeout, self.exchange(form))
+            .await
+            .unwrap_or(Err(TokenError::TimedOut {
+                after: self.timeout,
+            }))
+    }
+
+    async fn exchange(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, TokenError> {
         let body = form_encode(form);
         let req = Request::builder()
             .method(Method::POST)
@@ -62,11 +79,13 @@ impl TokenEndpoint {
             .map_err(|e| TokenError::Transport(e.to_string()))?;
         let resp = self
             .client
-            .send(req, ACCOUNTS_TIMEOUT)
+            .send(req, self.timeout)
             .await
             .map_err(|e| match e {
-                SendError::Timeout { .. } => TokenError::Transport(e.to_string()),
-                other => TokenError::Transport(other.to_string()),
+                // Nothing reached Zoho, so nothing was minted.
+                SendError::Connect { .. } => TokenError::Unreachable(e.to_string()),
+                SendError::Timeout { after, .. } => TokenError::TimedOut { after },
+                SendError::Exchange { .. } => TokenError::Transport(e.to_string()),
             })?;
         let status = resp.status().as_u16();
         let bytes = Limited::new(resp.into_body(), MAX_ANSWER)
@@ -89,7 +108,8 @@ pub struct AccountsClient {
 impl AccountsClient {
     pub fn new(client: UpstreamClient, zoho: &ZohoConfig) -> Self {
         AccountsClient {
-            endpoint: TokenEndpoint::new(client, zoho.token_url()),
+            endpoint: TokenEndpoint::new(client, zoho.token_url())
+                .with_timeout(zoho.accounts_timeout),
             client_id: zoho.client_id.clone(),
             client_secret: zoho.client_secret.clone(),
             refresh_token: zoho.refresh_token.clone(),

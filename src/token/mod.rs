@@ -4,22 +4,29 @@
 //! Zoho's limits shape everything here (see `shared/zoho-reference.md`):
 //! - at most 10 access tokens per refresh token per rolling 10 minutes, after
 //!   which token creation is blocked for the rest of the window: so there is
-//!   exactly one refresh in flight at a time (a mutex that only refreshers
-//!   take), a local budget that is never exceeded, and failures back off
-//!   exponentially (1 s .. 60 s) with callers failing fast meanwhile;
+//!   exactly one refresh in flight at a time (a lock that only refreshers
+//!   take), a budget that is never exceeded and is charged only for attempts
+//!   that reached the accounts server, and a schedule that fits the token's
+//!   lifetime into that budget ([`schedule`]);
 //! - errors come back as HTTP 200 with an `error` field ([`accounts`]);
 //! - a 401 from the API may mean the token was evicted: a 401-triggered
-//!   refresh happens only if the rejected token is still the current one.
+//!   refresh happens only if the rejected token is still the current one, is
+//!   old enough that it is not simply refused by that endpoint, and the
+//!   small allowance for such refreshes is not spent. The valid token is kept
+//!   meanwhile. Which answers mean "dead token" is per product ([`rejection`]).
 //!
+//! A caller waits for a token at most until its own deadline; the mint it
+//! started goes on without it (in its own task), so a mint is never wasted.
 //! Time is `tokio::time`, so the schedule is tested on a paused clock.
 
 pub mod accounts;
 pub mod cache;
+pub mod rejection;
+pub mod schedule;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,13 +37,14 @@ use crate::config::Secret;
 use crate::metrics::{Metrics, RefreshResult};
 use crate::scope::ScopeSet;
 pub use accounts::{AccountsClient, TokenEndpoint, TokenSource};
+use schedule::Window;
+pub use schedule::{TokenSettings, TOKEN_WINDOW};
 
-/// Zoho's token-minting window.
-pub const TOKEN_WINDOW: Duration = Duration::from_secs(600);
-/// A token this close to expiry is not handed out any more.
-const EXPIRY_SAFETY: Duration = Duration::from_secs(10);
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Accounts unreachable (nothing was minted): retry soon, but not in a loop.
+const UNREACHABLE_MIN_BACKOFF: Duration = Duration::from_millis(500);
+const UNREACHABLE_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What the accounts server granted.
 #[derive(Debug, Clone)]
@@ -54,6 +62,8 @@ pub struct AccessToken {
     pub generation: u64,
     pub obtained_at: Instant,
     pub expires_at: Instant,
+    /// Handed out until then (expiry less a safety margin).
+    pub usable_until: Instant,
     /// When the background loop replaces it.
     pub refresh_at: Instant,
     pub api_domain: Option<String>,
@@ -70,7 +80,7 @@ impl AccessToken {
     }
 
     fn usable_at(&self, now: Instant) -> bool {
-        now + EXPIRY_SAFETY < self.expires_at
+        now < self.usable_until
     }
 }
 
@@ -101,8 +111,20 @@ pub enum TokenError {
     BadStatus { status: u16 },
     #[error("Zoho accounts sent an unusable answer: {0}")]
     Malformed(String),
+    /// The request may have reached Zoho (a reset mid-exchange, a body cut short).
     #[error("cannot reach Zoho accounts: {0}")]
     Transport(String),
+    /// Never reached Zoho (DNS, connect or TLS failed): nothing was minted.
+    #[error("cannot connect to Zoho accounts: {0}")]
+    Unreachable(String),
+    #[error("Zoho accounts did not answer within {}s", .after.as_secs_f32())]
+    TimedOut { after: Duration },
+    /// A 401 came with a token minted moments ago: that endpoint refuses
+    /// fresh tokens too, so another mint would not help.
+    #[error("Zoho rejected an access token minted {}s ago; not minting another for this answer", .age.as_secs())]
+    FreshTokenRejected { age: Duration },
+    #[error("the allowance of {limit} token refreshes caused by 401 answers per 10 minutes is spent; next in {}s", .retry_in.as_secs().max(1))]
+    RejectionsSpent { limit: u32, retry_in: Duration },
     #[error("the local budget of {limit} token requests per 10 minutes is spent; next slot in {}s", .retry_in.as_secs())]
     BudgetExhausted { limit: u32, retry_in: Duration },
     #[error("no valid token: the last refresh failed ({last}); next attempt in {}s", .retry_in.as_secs().max(1))]
@@ -131,7 +153,8 @@ impl TokenError {
     pub fn retry_in(&self) -> Option<Duration> {
         match self {
             TokenError::BudgetExhausted { retry_in, .. }
-            | TokenError::BackingOff { retry_in, .. } => Some(*retry_in),
+            | TokenError::BackingOff { retry_in, .. }
+            | TokenError::RejectionsSpent { retry_in, .. } => Some(*retry_in),
             _ => None,
         }
     }
@@ -145,17 +168,23 @@ impl TokenError {
             _ => None,
         }
     }
-}
 
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    pub refresh_before_expiry: Duration,
-    /// At most this many token requests per [`TOKEN_WINDOW`].
-    pub budget: u32,
+    /// True when a 401 did not replace the token on purpose (it is kept).
+    pub fn kept_token(&self) -> bool {
+        matches!(
+            self,
+            TokenError::FreshTokenRejected { .. } | TokenError::RejectionsSpent { .. }
+        )
+    }
+
+    /// True when the attempt that failed cannot have minted a token.
+    fn minted_nothing(&self) -> bool {
+        matches!(self, TokenError::Unreachable(_))
+    }
 }
 
 /// What a caller of [`TokenManager::refresh`] will accept.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Want {
     /// Any token that is still valid.
     Usable,
@@ -165,36 +194,57 @@ enum Want {
     Replacing(u64),
 }
 
+/// What a mint is charged to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// Scheduled, or nobody had a token: spaced by the pacing interval.
+    Paced,
+    /// A 401: counted against the rejection allowance.
+    Rejection,
+    /// Asked for explicitly (`check --online`): only the budget applies.
+    Explicit,
+}
+
 /// Refresh bookkeeping, touched only by whoever holds the refresh lock.
 #[derive(Default)]
 struct RefreshState {
+    /// Consecutive failures that reached the accounts server.
     failures: u32,
+    /// Consecutive attempts that could not connect.
+    unreachable: u32,
     retry_at: Option<Instant>,
     last_error: Option<TokenError>,
-    /// When each token request of the current window was sent.
-    attempts: VecDeque<Instant>,
+    /// Token requests that reached the accounts server.
+    attempts: Window,
+    /// Refreshes caused by a 401.
+    rejections: Window,
+    /// The earliest next paced mint.
+    next_paced: Option<Instant>,
 }
 
 pub struct TokenManager {
     current: ArcSwapOption<AccessToken>,
-    refresh: tokio::sync::Mutex<RefreshState>,
+    refresh: Arc<tokio::sync::Mutex<RefreshState>>,
     source: Box<dyn TokenSource>,
     settings: TokenSettings,
     generation: AtomicU64,
     metrics: Option<Arc<Metrics>>,
     cache: Option<Arc<cache::TokenCache>>,
+    /// The "tokens are too short for the budget" warning was given.
+    warned_short: AtomicBool,
 }
 
 impl TokenManager {
     pub fn new(source: impl TokenSource, settings: TokenSettings) -> Self {
         TokenManager {
             current: ArcSwapOption::empty(),
-            refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            refresh: Arc::new(tokio::sync::Mutex::new(RefreshState::default())),
             source: Box::new(source),
             settings,
             generation: AtomicU64::new(0),
             metrics: None,
             cache: None,
+            warned_short: AtomicBool::new(false),
         }
     }
 
@@ -203,11 +253,8 @@ impl TokenManager {
         client: crate::upstream::UpstreamClient,
         zoho: &crate::config::ZohoConfig,
     ) -> Self {
-        let settings = TokenSettings {
-            refresh_before_expiry: zoho.refresh_before_expiry,
-            budget: zoho.token_requests_per_10min,
-        };
-        TokenManager::new(AccountsClient::new(client, zoho), settings).with_token_cache(zoho)
+        TokenManager::new(AccountsClient::new(client, zoho), zoho.token_settings())
+            .with_token_cache(zoho)
     }
 
     /// Counts refresh outcomes in `metrics`.
@@ -274,6 +321,10 @@ impl TokenManager {
         }
     }
 
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
     /// The current token if it is valid: one atomic load, no lock.
     pub fn current(&self) -> Option<Arc<AccessToken>> {
         self.current
@@ -281,43 +332,55 @@ impl TokenManager {
             .filter(|t| t.usable_at(Instant::now()))
     }
 
-    /// A valid token, refreshing if there is none. Concurrent callers share
-    /// one refresh.
-    pub async fn token(&self) -> Result<Arc<AccessToken>, TokenError> {
+    /// A valid token, refreshing if there is none, waiting at most until
+    /// `deadline`. Concurrent callers share one refresh.
+    pub async fn token(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+    ) -> Result<Arc<AccessToken>, TokenError> {
         match self.current() {
             Some(t) => Ok(t),
-            None => self.refresh(Want::Usable).await,
+            None => self.refresh(Want::Usable, deadline).await,
         }
     }
 
-    /// Zoho said `rejected` is invalid: get another one, refreshing only if
-    /// `rejected` is still the current token (someone else may already have
-    /// replaced it).
+    /// Zoho answered `rejected` with "invalid token": get another one. Only
+    /// if `rejected` is still the current token (someone else may already
+    /// have replaced it), is older than `rejected_min_age`, and the
+    /// rejection allowance is not spent; otherwise the token is kept and the
+    /// error says why ([`TokenError::kept_token`]).
     pub async fn replace_rejected(
-        &self,
+        self: &Arc<Self>,
         rejected: &AccessToken,
+        deadline: Option<Instant>,
     ) -> Result<Arc<AccessToken>, TokenError> {
-        self.refresh(Want::Replacing(rejected.generation)).await
+        self.refresh(Want::Replacing(rejected.generation), deadline)
+            .await
     }
 
     /// One refresh now, regardless of schedule (used by `check --online`).
-    pub async fn refresh_now(&self) -> Result<Arc<AccessToken>, TokenError> {
-        let mut state = self.refresh.lock().await;
-        self.attempt(&mut state).await
+    pub async fn refresh_now(self: &Arc<Self>) -> Result<Arc<AccessToken>, TokenError> {
+        let state = self.refresh.clone().lock_owned().await;
+        self.spawn_attempt(state, Cause::Explicit, None).await
     }
 
-    async fn refresh(&self, want: Want) -> Result<Arc<AccessToken>, TokenError> {
-        let mut state = self.refresh.lock().await;
+    async fn refresh(
+        self: &Arc<Self>,
+        want: Want,
+        deadline: Option<Instant>,
+    ) -> Result<Arc<AccessToken>, TokenError> {
+        let mut state = until(deadline, self.refresh.clone().lock_owned()).await?;
         // Whoever held the lock before us may have done the work already.
         let now = Instant::now();
+        let mut cause = Cause::Paced;
         if let Some(t) = self.current.load_full().filter(|t| t.usable_at(now)) {
             match want {
                 Want::Usable => return Ok(t),
                 Want::Fresh if now < t.refresh_at => return Ok(t),
                 Want::Replacing(g) if g != t.generation => return Ok(t),
                 Want::Replacing(_) => {
-                    // Zoho rejected it: stop handing it out.
-                    self.current.store(None);
+                    self.may_replace(&mut state, &t, now)?;
+                    cause = Cause::Rejection;
                 }
                 Want::Fresh => {}
             }
@@ -332,72 +395,160 @@ impl TokenManager {
                 retry_in: retry_at - now,
             });
         }
-        self.attempt(&mut state).await
+        if cause == Cause::Paced {
+            if let Some(at) = state.next_paced.filter(|at| now < *at) {
+                self.wait_for_slot(at, deadline).await?;
+            }
+        }
+        self.spawn_attempt(state, cause, deadline).await
     }
 
-    /// Sends one token request, within the budget, and records the outcome.
-    async fn attempt(&self, state: &mut RefreshState) -> Result<Arc<AccessToken>, TokenError> {
-        let now = Instant::now();
-        while state
-            .attempts
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= TOKEN_WINDOW)
-        {
-            state.attempts.pop_front();
+    /// Whether a 401 seen with `token` may cost a mint now.
+    fn may_replace(
+        &self,
+        state: &mut RefreshState,
+        token: &AccessToken,
+        now: Instant,
+    ) -> Result<(), TokenError> {
+        let age = now.saturating_duration_since(token.obtained_at);
+        if age < self.settings.rejected_min_age {
+            return Err(TokenError::FreshTokenRejected { age });
         }
-        if state.attempts.len() >= self.settings.budget as usize {
-            let oldest = state.attempts.front().copied().unwrap_or(now);
-            let retry_in = (oldest + TOKEN_WINDOW).saturating_duration_since(now);
-            tracing::warn!(
-                retry_in_secs = retry_in.as_secs(),
-                "token budget spent; not asking Zoho"
-            );
-            return Err(TokenError::BudgetExhausted {
-                limit: self.settings.budget,
-                retry_in,
+        let limit = self.settings.rejection_allowance();
+        let free = state.rejections.free_at(now, limit);
+        if free > now {
+            return Err(TokenError::RejectionsSpent {
+                limit,
+                retry_in: free - now,
             });
         }
-        state.attempts.push_back(now);
-        match self.source.fetch().await {
+        Ok(())
+    }
+
+    /// Sleeps until `at` if the caller's deadline allows it, else says when.
+    /// The background loop (no deadline) never sleeps holding the lock.
+    async fn wait_for_slot(
+        &self,
+        at: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<(), TokenError> {
+        match deadline {
+            Some(d) if at <= d => {
+                tokio::time::sleep_until(at).await;
+                Ok(())
+            }
+            _ => Err(TokenError::BudgetExhausted {
+                limit: self.settings.budget,
+                retry_in: at.saturating_duration_since(Instant::now()),
+            }),
+        }
+    }
+
+    /// Runs one attempt in its own task, holding the refresh lock: a caller
+    /// that stops waiting (its deadline, its client gone) does not cancel a
+    /// token request that may already have reached Zoho.
+    async fn spawn_attempt(
+        self: &Arc<Self>,
+        mut state: tokio::sync::OwnedMutexGuard<RefreshState>,
+        cause: Cause,
+        deadline: Option<Instant>,
+    ) -> Result<Arc<AccessToken>, TokenError> {
+        let free = state.attempts.free_at(Instant::now(), self.settings.budget);
+        if free > Instant::now() {
+            // Only a caller that can wait for the slot does; others are told when.
+            self.wait_for_slot(free, deadline.filter(|_| cause != Cause::Explicit))
+                .await
+                .inspect_err(|_| {
+                    tracing::warn!(
+                        retry_in_secs = free.saturating_duration_since(Instant::now()).as_secs(),
+                        "token budget spent; not asking Zoho"
+                    )
+                })?;
+        }
+        let this = self.clone();
+        let task = tokio::spawn(async move { this.attempt(&mut state, cause).await });
+        match until(deadline, task).await? {
+            Ok(result) => result,
+            Err(e) => Err(TokenError::Transport(format!(
+                "token refresh task failed: {e}"
+            ))),
+        }
+    }
+
+    /// Sends one token request and records the outcome. The budget is
+    /// charged only when the request may have reached the accounts server.
+    async fn attempt(
+        &self,
+        state: &mut RefreshState,
+        cause: Cause,
+    ) -> Result<Arc<AccessToken>, TokenError> {
+        let sent = Instant::now();
+        let timeout = self.settings.accounts_timeout;
+        let fetched = tokio::time::timeout(timeout, self.source.fetch())
+            .await
+            .unwrap_or(Err(TokenError::TimedOut { after: timeout }));
+        let error = match fetched {
             Ok(grant) => {
                 self.observe(RefreshResult::Ok);
+                state.attempts.record(sent);
+                match cause {
+                    Cause::Paced => state.next_paced = Some(sent + self.settings.paced_interval()),
+                    Cause::Rejection => state.rejections.record(sent),
+                    Cause::Explicit => {}
+                }
                 let token = self.install(grant, false);
                 self.persist(&token).await;
                 state.failures = 0;
+                state.unreachable = 0;
                 state.retry_at = None;
                 state.last_error = None;
-                Ok(token)
+                return Ok(token);
             }
-            Err(error) => {
-                self.observe(match error {
-                    TokenError::Throttled { .. } => RefreshResult::Throttled,
-                    _ => RefreshResult::Error,
-                });
-                state.failures += 1;
-                let wait = match error {
-                    // Blocked for the rest of Zoho's window: do not knock.
-                    TokenError::Throttled { .. } => TOKEN_WINDOW,
-                    _ => backoff(state.failures),
-                };
-                let done = Instant::now();
-                state.retry_at = Some(done + wait);
-                state.last_error = Some(error.clone());
-                tracing::warn!(error = %error, failures = state.failures, retry_in_secs = wait.as_secs(), "token refresh failed");
-                Err(error)
+            Err(error) => error,
+        };
+        self.observe(match error {
+            TokenError::Throttled { .. } => RefreshResult::Throttled,
+            _ => RefreshResult::Error,
+        });
+        let wait = if error.minted_nothing() {
+            state.unreachable += 1;
+            unreachable_backoff(state.unreachable, crate::retry::random())
+        } else {
+            state.attempts.record(sent);
+            state.failures += 1;
+            match error {
+                // Blocked for the rest of Zoho's window: do not knock.
+                TokenError::Throttled { .. } => TOKEN_WINDOW,
+                _ => backoff(state.failures),
             }
-        }
+        };
+        state.retry_at = Some(Instant::now() + wait);
+        state.last_error = Some(error.clone());
+        tracing::warn!(
+            error = %error,
+            failures = state.failures,
+            retry_in_ms = wait.as_millis() as u64,
+            charged = !error.minted_nothing(),
+            "token refresh failed"
+        );
+        Err(error)
     }
 
     /// Makes `grant` the current token; `restored`: it came from the cache.
     fn install(&self, grant: TokenGrant, restored: bool) -> Arc<AccessToken> {
         let now = Instant::now();
         let lifetime = grant.expires_in;
-        let margin = self.settings.refresh_before_expiry;
-        let refresh_in = if lifetime < margin * 2 {
-            lifetime / 2
-        } else {
-            lifetime - margin
-        };
+        let plan = self.settings.plan(lifetime);
+        if plan.too_short && !self.warned_short.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                lifetime_secs = lifetime.as_secs_f32(),
+                budget_per_10min = self.settings.budget,
+                mint_every_secs = self.settings.paced_interval().as_secs(),
+                longest_wait_secs = (self.settings.paced_interval() - plan.usable_for).as_secs(),
+                "access tokens live shorter than the token budget allows minting: each token is used \
+                 to its safety margin, and requests that find none wait for the next mint"
+            );
+        }
         let granted = grant.scope.as_deref().map(|s| {
             let (set, unparsed) = ScopeSet::parse_grant(s);
             if !unparsed.is_empty() {
@@ -411,34 +562,31 @@ impl TokenManager {
             generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
             obtained_at: now,
             expires_at: now + lifetime,
-            refresh_at: now + refresh_in,
+            usable_until: now + plan.usable_for,
+            refresh_at: now + plan.refresh_in,
             api_domain: grant.api_domain,
             scope: grant.scope,
         };
-        if restored {
-            tracing::info!(
-                generation = token.generation,
-                expires_in_secs = lifetime.as_secs(),
-                refresh_in_secs = refresh_in.as_secs(),
+        tracing::info!(
+            generation = token.generation,
+            expires_in_secs = lifetime.as_secs(),
+            refresh_in_secs = plan.refresh_in.as_secs(),
+            api_domain = token.api_domain.as_deref().unwrap_or("-"),
+            "{}",
+            if restored {
                 "access token restored from the token cache"
-            );
-        } else {
-            tracing::info!(
-                generation = token.generation,
-                expires_in_secs = lifetime.as_secs(),
-                refresh_in_secs = refresh_in.as_secs(),
-                api_domain = token.api_domain.as_deref().unwrap_or("-"),
+            } else {
                 "access token refreshed"
-            );
-        }
+            }
+        );
         let token = Arc::new(token);
         self.current.store(Some(token.clone()));
         token
     }
 
-    /// Keeps the token fresh until `shutdown` resolves: refreshes
-    /// `refresh_before_expiry` ahead of expiry (or at half-life for short
-    /// tokens), and after a failure waits out the backoff.
+    /// Keeps the token fresh until `shutdown` resolves: refreshes on the
+    /// token's schedule ([`schedule`]), and after a failure waits out the
+    /// backoff, the pacing or the budget, whichever is longest.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
@@ -450,9 +598,9 @@ impl TokenManager {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = &mut shutdown => return,
             }
-            if let Err(e) = self.refresh(Want::Fresh).await {
+            if let Err(e) = self.refresh(Want::Fresh, None).await {
                 let wait = self.wait_hint().await.unwrap_or(MIN_BACKOFF);
-                tracing::debug!(error = %e, wait_secs = wait.as_secs(), "background refresh will retry");
+                tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, "background refresh will retry");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = &mut shutdown => return,
@@ -463,18 +611,33 @@ impl TokenManager {
 
     /// How long until the next refresh attempt is allowed.
     async fn wait_hint(&self) -> Option<Duration> {
-        let state = self.refresh.lock().await;
+        let mut state = self.refresh.lock().await;
         let now = Instant::now();
-        let budget_wait = if state.attempts.len() >= self.settings.budget as usize {
-            state
-                .attempts
-                .front()
-                .map(|t| (*t + TOKEN_WINDOW).saturating_duration_since(now))
-        } else {
-            None
-        };
-        let backoff_wait = state.retry_at.map(|at| at.saturating_duration_since(now));
-        budget_wait.max(backoff_wait).filter(|d| !d.is_zero())
+        let budget = state.attempts.free_at(now, self.settings.budget);
+        [Some(budget), state.retry_at, state.next_paced]
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|at| at.saturating_duration_since(now))
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// `fut`, given up at `deadline` (if any) with [`TokenError::TimedOut`].
+async fn until<T>(
+    deadline: Option<Instant>,
+    fut: impl Future<Output = T>,
+) -> Result<T, TokenError> {
+    match deadline {
+        None => Ok(fut.await),
+        Some(d) => {
+            let waited = Instant::now();
+            tokio::time::timeout_at(d, fut)
+                .await
+                .map_err(|_| TokenError::TimedOut {
+                    after: waited.elapsed(),
+                })
+        }
     }
 }
 
@@ -482,6 +645,15 @@ impl TokenManager {
 fn backoff(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(6);
     (MIN_BACKOFF * 2u32.pow(exp)).min(MAX_BACKOFF)
+}
+
+/// 0.5 s doubling to 5 s, each with up to +50 % jitter (`random` is uniform
+/// over u64), so replicas that lost accounts together do not come back in step.
+fn unreachable_backoff(failures: u32, random: u64) -> Duration {
+    let exp = failures.saturating_sub(1).min(4);
+    let base = (UNREACHABLE_MIN_BACKOFF * 2u32.pow(exp)).min(UNREACHABLE_MAX_BACKOFF);
+    let jitter = (random >> 11) as f64 / (1u64 << 53) as f64;
+    base + base.mul_f64(jitter / 2.0)
 }
 
 #[cfg(test)]

@@ -243,10 +243,7 @@ impl TokenSource for Counting {
 
 fn manager(cache: TokenCache) -> (Arc<TokenManager>, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
-    let settings = TokenSettings {
-        refresh_before_expiry: MARGIN,
-        budget: 10,
-    };
+    let settings = TokenSettings::new(MARGIN, 10);
     let m = TokenManager::new(Counting(calls.clone()), settings).with_cache(cache);
     (Arc::new(m), calls)
 }
@@ -260,7 +257,7 @@ async fn a_restart_reuses_the_cached_token_and_refreshes_it_on_schedule() {
         .unwrap();
     let (m, calls) = manager(cache.clone());
     // Usable at once, without a token request.
-    let t = m.token().await.unwrap();
+    let t = m.token(None).await.unwrap();
     assert_eq!(t.expose(), "1000.cached");
     assert_eq!(t.scope.as_deref(), Some("ZohoCRM.modules.leads.READ"));
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -300,7 +297,7 @@ async fn without_a_usable_cache_the_first_token_is_fetched_and_written() {
         m.current().is_none(),
         "a token within the margin is not reused"
     );
-    assert_eq!(m.token().await.unwrap().expose(), "fresh-1");
+    assert_eq!(m.token(None).await.unwrap().expose(), "fresh-1");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let stored = cache.read(MARGIN).unwrap();
     assert_eq!(stored.access_token.expose(), "fresh-1");
@@ -309,7 +306,7 @@ async fn without_a_usable_cache_the_first_token_is_fetched_and_written() {
     // A credential change (another refresh token) ignores that file.
     let (other, other_calls) = manager(cache_in(&d, "1000.rotated"));
     assert!(other.current().is_none());
-    assert_eq!(other.token().await.unwrap().expose(), "fresh-1");
+    assert_eq!(other.token(None).await.unwrap().expose(), "fresh-1");
     assert_eq!(other_calls.load(Ordering::SeqCst), 1);
     fs::remove_dir_all(&d).unwrap();
 }
@@ -324,7 +321,7 @@ async fn an_unwritable_cache_never_stops_the_token_from_being_used() {
         ACCOUNTS,
     );
     let (m, calls) = manager(cache);
-    assert_eq!(m.token().await.unwrap().expose(), "fresh-1");
+    assert_eq!(m.token(None).await.unwrap().expose(), "fresh-1");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     fs::remove_dir_all(&d).unwrap();
 }

@@ -42,6 +42,15 @@ impl CanonicalPath {
         &self.0
     }
 
+    /// What follows `prefix` (a literal `/a/b`) when the path starts with it at
+    /// a segment boundary and something follows: `/a/b/c` → `/c`; `/a/bc`
+    /// and `/a/b` → `None`. The rest of a canonical path is canonical.
+    #[must_use]
+    pub fn strip_prefix(&self, prefix: &str) -> Option<CanonicalPath> {
+        let rest = self.0.strip_prefix(prefix)?;
+        (rest.len() > 1 && rest.starts_with('/')).then(|| CanonicalPath(rest.to_owned()))
+    }
+
     /// Segments between '/' (the root path "/" has no segments).
     ///
     /// Every yielded segment is non-empty.

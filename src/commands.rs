@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::canon::canonicalize;
 use crate::catalog;
 use crate::config::{self, Config, ConfigError};
+use crate::credential::Refresh;
 use crate::dc::{DataCenter, Upstream};
 use crate::fake::FakeZoho;
 use crate::scope::{Scope, ScopeSet};
@@ -15,7 +16,6 @@ use crate::server::{self, Running};
 
 /// The effective settings of a config, as `check` prints them.
 pub fn describe(config: &Config) -> String {
-    let z = &config.zoho;
     let mut out = String::new();
     let _ = writeln!(out, "config: {} is valid", config.source);
     let _ = writeln!(
@@ -23,18 +23,22 @@ pub fn describe(config: &Config) -> String {
         "listen: {} (admin: {})",
         config.server.listen, config.admin.listen
     );
-    let _ = writeln!(out, "data centre: {}", z.data_center);
-    let _ = writeln!(out, "accounts: {}", z.token_url());
-    let api_source = if z.api_url.is_some() {
-        "api_url"
-    } else {
-        "the data centre's; the token's api_domain is used if it names this data centre's API domain"
-    };
-    let _ = writeln!(
-        out,
-        "api: {} ({api_source})",
-        z.base_url(Upstream::Api, None)
-    );
+    for c in &config.credentials {
+        let z = &c.zoho;
+        let _ = writeln!(out, "credential {}:", c.name);
+        let _ = writeln!(out, "  data centre: {}", z.data_center);
+        let _ = writeln!(out, "  accounts: {}", z.token_url());
+        let api_source = if z.api_url.is_some() {
+            "api_url"
+        } else {
+            "the data centre's; the token's api_domain is used if it names this data centre's API domain"
+        };
+        let _ = writeln!(
+            out,
+            "  api: {} ({api_source})",
+            z.base_url(Upstream::Api, None)
+        );
+    }
     let _ = writeln!(
         out,
         "routes ({}, first match wins, anything else is refused):",
@@ -46,15 +50,22 @@ pub fn describe(config: &Config) -> String {
             .as_ref()
             .map(|req| join(req.iter()))
             .unwrap_or_else(|| "(from the scope catalog)".into());
+        let credential = &config.credentials[r.credential];
+        let strip = r
+            .strip_prefix
+            .as_deref()
+            .map(|p| format!(" (without {p})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {}. {} {} {} -> {} {}\n     scopes: {}\n     requires: {}",
+            "  {}. {} {} {} -> {} {}{strip} [credential {}]\n     scopes: {}\n     requires: {}",
             i + 1,
             r.name,
             r.methods.names().join(","),
             r.pattern,
             r.upstream,
-            z.base_url(r.upstream, None),
+            credential.zoho.base_url(r.upstream, None),
+            credential.name,
             if r.scopes.is_empty() {
                 "-".into()
             } else {
@@ -70,49 +81,65 @@ fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|s| s.to_string()).collect::<Vec<_>>().join(" ")
 }
 
-/// `check --online`: one real refresh, what it granted, and how that
-/// compares with what the routes use (least privilege).
+/// `check --online`: one real refresh per credential, what each granted,
+/// and how that compares with what its routes use (least privilege).
 pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
-    let proxy = server::build_proxy(config.clone()).map_err(|e| e.to_string())?;
-    let token = proxy
-        .tokens()
-        .refresh_now()
-        .await
-        .map_err(|e| format!("token refresh failed: {e}"))?;
-    let lifetime = token
-        .expires_at
-        .saturating_duration_since(tokio::time::Instant::now());
-    let mut out = format!(
-        "token refresh: ok (valid for {}s, api_domain {})\ngranted scopes: {}\n",
-        lifetime.as_secs(),
-        token.api_domain.as_deref().unwrap_or("-"),
-        token.scope.as_deref().unwrap_or("(not reported by Zoho)"),
-    );
-    if let Some(domain) = token
-        .api_domain
-        .as_deref()
-        .filter(|_| config.zoho.api_url.is_none())
-    {
-        if DataCenter::from_api_domain(domain) != Some(config.zoho.data_center) {
-            let _ = writeln!(
-                out,
-                "warning: the token's api_domain {domain} is not data centre {}'s API domain; check data_center",
-                config.zoho.data_center
-            );
+    let proxy =
+        server::build_proxy(config.clone(), Refresh::OnDemand).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    let mut failed = Vec::new();
+    for (index, credential) in proxy.credentials().iter().enumerate() {
+        let name = credential.name();
+        let token = match credential.tokens().refresh_now().await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = writeln!(out, "credential {name}: token refresh failed: {e}");
+                failed.push(name.to_owned());
+                continue;
+            }
+        };
+        let lifetime = token
+            .expires_at
+            .saturating_duration_since(tokio::time::Instant::now());
+        let _ = write!(
+            out,
+            "credential {name}: token refresh: ok (valid for {}s, api_domain {})\ngranted scopes: {}\n",
+            lifetime.as_secs(),
+            token.api_domain.as_deref().unwrap_or("-"),
+            token.scope.as_deref().unwrap_or("(not reported by Zoho)"),
+        );
+        let zoho = credential.zoho();
+        if let Some(domain) = token
+            .api_domain
+            .as_deref()
+            .filter(|_| zoho.api_url.is_none())
+        {
+            if DataCenter::from_api_domain(domain) != Some(zoho.data_center) {
+                let _ = writeln!(
+                    out,
+                    "warning: the token's api_domain {domain} is not data centre {}'s API domain; check data_center",
+                    zoho.data_center
+                );
+            }
+        }
+        if let Some(granted) = &token.granted {
+            out.push_str(&grant_report(&config, index, granted));
         }
     }
-    let Some(granted) = &token.granted else {
-        return Ok(out);
-    };
-    out.push_str(&grant_report(&config, granted));
-    Ok(out)
+    if failed.is_empty() {
+        Ok(out)
+    } else {
+        Err(out)
+    }
 }
 
-/// Per route, which of its scopes were granted; then the warnings.
-pub fn grant_report(config: &Config, granted: &ScopeSet) -> String {
+/// Per route of credential `credential` (its index), which of its scopes
+/// were granted; then the warnings.
+pub fn grant_report(config: &Config, credential: usize, granted: &ScopeSet) -> String {
     let mut out = String::from("routes against the grant:\n");
     let mut lacking = Vec::new();
-    for r in config.routes.iter() {
+    let routes = || config.routes.iter().filter(|r| r.credential == credential);
+    for r in routes() {
         let _ = writeln!(out, "  {}:", r.name);
         for s in r.scopes.iter() {
             let ok = granted.covers(s);
@@ -132,7 +159,7 @@ pub fn grant_report(config: &Config, granted: &ScopeSet) -> String {
             "warning: route scope {l} was not granted: such requests will be refused"
         );
     }
-    let route_scopes: Vec<&Scope> = config.routes.iter().flat_map(|r| r.scopes.iter()).collect();
+    let route_scopes: Vec<&Scope> = routes().flat_map(|r| r.scopes.iter()).collect();
     for g in granted.iter() {
         if !route_scopes.iter().any(|s| g.covers(s) || s.covers(g)) {
             let _ = writeln!(out, "warning: granted scope {g} is used by no route: for least privilege, leave it out of the grant");
@@ -187,17 +214,28 @@ pub fn scopes_report(
     Ok(out)
 }
 
-/// What `demo` allows: reading Leads, and full access to Contacts.
+/// What `demo` allows: reading Leads, and full access to Contacts, with the
+/// `crm` credential; reading Leads of the sandbox org under `/sandbox`.
 pub const DEMO_ROUTES: &str = r#"[[routes]]
 name = "leads-read"
 path = "/crm/v*/Leads/**"
 methods = ["GET"]
+credential = "crm"
 scopes = ["ZohoCRM.modules.leads.READ"]
 
 [[routes]]
 name = "contacts"
 path = "/crm/v*/Contacts/**"
+credential = "crm"
 scopes = ["ZohoCRM.modules.contacts.ALL"]
+
+[[routes]]
+name = "sandbox-leads-read"
+path = "/sandbox/crm/v*/Leads/**"
+strip_prefix = "/sandbox"
+methods = ["GET"]
+credential = "sandbox"
+scopes = ["ZohoCRM.modules.leads.READ"]
 "#;
 
 /// A running demo: the fake Zoho and the proxy in front of it.
@@ -206,13 +244,25 @@ pub struct Demo {
     pub running: Running,
 }
 
+/// The demo's config: two credentials (`crm` and `sandbox`), both minting
+/// from the fake, and [`DEMO_ROUTES`].
+pub fn demo_config(fake: &FakeZoho, listen: SocketAddr) -> String {
+    format!(
+        "[server]\nlisten = \"{listen}\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{}{}{DEMO_ROUTES}",
+        fake.credential_block("crm", "rate_limit = { max_concurrent = 10 }"),
+        fake.credential_block("sandbox", "rate_limit = { max_concurrent = 5 }"),
+    )
+}
+
 /// Starts the fake Zoho and a proxy on `listen` that trusts only the fake's CA.
 pub async fn start_demo(listen: SocketAddr) -> Result<Demo, String> {
     let fake = FakeZoho::start().await.map_err(|e| e.to_string())?;
-    let text = fake.proxy_config(&listen.to_string(), "", "", DEMO_ROUTES);
+    let text = demo_config(&fake, listen);
     let mut config = config::compile(&text, "demo config", Path::new("."))
         .map_err(|e: ConfigError| e.to_string())?;
-    config.zoho.extra_roots = vec![fake.ca_cert()];
+    for c in &mut config.credentials {
+        c.zoho.extra_roots = vec![fake.ca_cert()];
+    }
     let running = server::start(Arc::new(config))
         .await
         .map_err(|e| e.to_string())?;
@@ -224,13 +274,15 @@ pub fn demo_banner(demo: &Demo) -> String {
     let p = demo.running.proxy_addr;
     format!(
         "zoho-proxy demo: a fake Zoho (accounts + API over TLS, throwaway CA) is running at {fake},\n\
-         and the proxy listens on http://{p} with routes: GET Leads (ZohoCRM.modules.leads.READ), all of Contacts.\n\
+         and the proxy listens on http://{p} with two credentials: `crm` (GET Leads, all of Contacts)\n\
+         and `sandbox` (GET Leads under /sandbox, forwarded without the prefix).\n\
          Admin endpoints: http://{a}/healthz and /readyz\n\n\
          Try:\n\
          \x20 curl -s http://{p}/crm/v8/Leads?fields=Last_Name          # allowed: the proxy adds the token\n\
          \x20 curl -s -X DELETE http://{p}/crm/v8/Contacts/42           # allowed: full access to Contacts\n\
          \x20 curl -s -X POST http://{p}/crm/v8/Leads -d '{{}}'            # denied: 403 ROUTE_NOT_ALLOWED\n\
          \x20 curl -s http://{p}/crm/v8/Deals                          # denied: no route\n\
+         \x20 curl -s http://{p}/sandbox/crm/v8/Leads                  # the sandbox credential's token\n\
          \x20 curl -s 'http://{p}/crm/v8/Leads/%2e%2e/Deals'            # refused: 400 INVALID_PATH\n\n\
          Press Ctrl-C to stop.",
         fake = demo.fake.url(),

@@ -222,11 +222,21 @@ impl ProxyError {
     }
 
     pub fn into_response(self) -> Response<ProxyBody> {
+        self.into_response_for(None)
+    }
+
+    /// The response, naming the credential the request was for (once its
+    /// route was known) in `details.credential`.
+    pub fn into_response_for(self, credential: Option<&str>) -> Response<ProxyBody> {
+        let mut details = self.details();
+        if let Some(name) = credential {
+            details["credential"] = Value::from(name);
+        }
         error_response(
             self.status(),
             self.code(),
             &self.to_string(),
-            self.details(),
+            details,
             self.retry_after(),
         )
     }

@@ -37,6 +37,7 @@ pub mod canon;
 pub mod catalog;
 pub mod commands;
 pub mod config;
+pub mod credential;
 pub mod dc;
 pub mod error;
 pub mod fake;

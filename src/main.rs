@@ -98,6 +98,20 @@ struct ExchangeCodeArgs {
     /// Only for server-based clients: the redirect URI the code was issued for.
     #[arg(long)]
     redirect_uri: Option<String>,
+    /// Print a `[[credentials]]` entry with this name ([a-z0-9_-]+) instead of `[zoho]`.
+    #[arg(long, value_parser = credential_name)]
+    name: Option<String>,
+}
+
+fn credential_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not a credential name: use [a-z0-9_-]+"))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -258,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
                         accounts_url: a.accounts_url,
                         ca_file: a.ca_file,
                         redirect_uri: a.redirect_uri,
+                        name: a.name,
                     })
                     .await
                 }

@@ -17,9 +17,15 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
+    credential: String,
     route: String,
     method: &'static str,
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialLabel {
+    credential: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,6 +35,7 @@ struct RouteLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
+    credential: String,
     result: &'static str,
 }
 
@@ -59,10 +66,10 @@ pub struct Metrics {
     request_duration: Family<RouteLabel, Histogram>,
     upstream_duration: Family<RouteLabel, Histogram>,
     token_refreshes: Family<ResultLabel, Counter>,
-    token_expiry: Gauge<f64, AtomicU64>,
+    token_expiry: Family<CredentialLabel, Gauge<f64, AtomicU64>>,
     retries: Family<ReasonLabel, Counter>,
     rate_limit_wait: Histogram,
-    shed: Counter,
+    shed: Family<CredentialLabel, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
 }
 
@@ -84,7 +91,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Requests answered, by route, method and status (denials included)",
+            "Requests answered, by credential, route, method and status (denials included)",
             requests.clone(),
         );
         let request_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
@@ -106,13 +113,13 @@ impl Metrics {
         let token_refreshes = Family::<ResultLabel, Counter>::default();
         registry.register(
             "token_refreshes",
-            "Token requests to Zoho accounts, by result (ok, error, throttled)",
+            "Token requests to Zoho accounts, by credential and result (ok, error, throttled)",
             token_refreshes.clone(),
         );
-        let token_expiry = Gauge::<f64, AtomicU64>::default();
+        let token_expiry = Family::<CredentialLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "token_expiry_seconds",
-            "Seconds until the current access token expires (0: none)",
+            "Seconds until each credential's access token expires (0: none)",
             token_expiry.clone(),
         );
         let retries = Family::<ReasonLabel, Counter>::default();
@@ -124,10 +131,10 @@ impl Metrics {
             "Time requests waited for a rate or concurrency slot",
             rate_limit_wait.clone(),
         );
-        let shed = Counter::default();
+        let shed = Family::<CredentialLabel, Counter>::default();
         registry.register(
             "shed",
-            "Requests refused with 429 RATE_LIMITED after max_wait",
+            "Requests refused with 429 RATE_LIMITED after max_wait, by credential",
             shed.clone(),
         );
         let in_flight = Gauge::<i64, AtomicI64>::default();
@@ -150,11 +157,19 @@ impl Metrics {
         }
     }
 
-    /// One answered request (of any kind).
-    pub fn request(&self, route: Option<&str>, method: &http::Method, status: u16, took: Duration) {
-        let route = route.unwrap_or("none").to_owned();
+    /// One answered request (of any kind); `None`: no route matched.
+    pub fn request(
+        &self,
+        route: Option<(&str, &str)>,
+        method: &http::Method,
+        status: u16,
+        took: Duration,
+    ) {
+        let (credential, route) = route.unwrap_or(("none", "none"));
+        let route = route.to_owned();
         self.requests
             .get_or_create(&RequestLabels {
+                credential: credential.to_owned(),
                 route: route.clone(),
                 method: method_label(method),
                 status,
@@ -173,14 +188,17 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    pub fn token_refresh(&self, result: RefreshResult) {
+    pub fn token_refresh(&self, credential: &str, result: RefreshResult) {
         let result = match result {
             RefreshResult::Ok => "ok",
             RefreshResult::Error => "error",
             RefreshResult::Throttled => "throttled",
         };
         self.token_refreshes
-            .get_or_create(&ResultLabel { result })
+            .get_or_create(&ResultLabel {
+                credential: credential.to_owned(),
+                result,
+            })
             .inc();
     }
 
@@ -192,8 +210,21 @@ impl Metrics {
         self.rate_limit_wait.observe(took.as_secs_f64());
     }
 
-    pub fn shed(&self) {
-        self.shed.inc();
+    /// Makes a credential's series exist (at 0) before anything happens to it.
+    pub fn credential(&self, credential: &str) {
+        let label = CredentialLabel {
+            credential: credential.to_owned(),
+        };
+        drop(self.shed.get_or_create(&label));
+        drop(self.token_expiry.get_or_create(&label));
+    }
+
+    pub fn shed(&self, credential: &str) {
+        self.shed
+            .get_or_create(&CredentialLabel {
+                credential: credential.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a request in flight until the guard is dropped.
@@ -202,10 +233,18 @@ impl Metrics {
         InFlight(self.in_flight.clone())
     }
 
-    /// The text exposition, with the token's remaining lifetime as of now.
-    pub fn render(&self, token_expires_in: Option<Duration>) -> String {
-        self.token_expiry
-            .set(token_expires_in.map_or(0.0, |d| d.as_secs_f64()));
+    /// The text exposition, with each credential's token lifetime as of now.
+    pub fn render<'a>(
+        &self,
+        token_expires_in: impl IntoIterator<Item = (&'a str, Option<Duration>)>,
+    ) -> String {
+        for (credential, left) in token_expires_in {
+            self.token_expiry
+                .get_or_create(&CredentialLabel {
+                    credential: credential.to_owned(),
+                })
+                .set(left.map_or(0.0, |d| d.as_secs_f64()));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
@@ -243,7 +282,7 @@ mod tests {
     fn renders_every_metric_with_bounded_labels() {
         let m = Metrics::new();
         m.request(
-            Some("leads"),
+            Some(("prod", "leads")),
             &http::Method::GET,
             200,
             Duration::from_millis(30),
@@ -255,27 +294,28 @@ mod tests {
             Duration::from_millis(1),
         );
         m.upstream("leads", Duration::from_millis(20));
-        m.token_refresh(RefreshResult::Ok);
+        m.token_refresh("prod", RefreshResult::Ok);
         m.retry("429");
         m.waited(Duration::from_millis(5));
-        m.shed();
+        m.shed("prod");
         let guard = m.in_flight();
-        let text = m.render(Some(Duration::from_secs(3000)));
+        let text = m.render([("prod", Some(Duration::from_secs(3000))), ("sandbox", None)]);
         for needle in [
-            r#"zoho_proxy_requests_total{route="leads",method="GET",status="200"} 1"#,
-            r#"zoho_proxy_requests_total{route="none",method="OTHER",status="403"} 1"#,
+            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="GET",status="200"} 1"#,
+            r#"zoho_proxy_requests_total{credential="none",route="none",method="OTHER",status="403"} 1"#,
             r#"zoho_proxy_request_duration_seconds_count{route="leads"} 1"#,
             r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
-            r#"zoho_proxy_token_refreshes_total{result="ok"} 1"#,
-            "zoho_proxy_token_expiry_seconds 3000",
+            r#"zoho_proxy_token_refreshes_total{credential="prod",result="ok"} 1"#,
+            r#"zoho_proxy_token_expiry_seconds{credential="prod"} 3000"#,
+            r#"zoho_proxy_token_expiry_seconds{credential="sandbox"} 0"#,
             r#"zoho_proxy_retries_total{reason="429"} 1"#,
             "zoho_proxy_rate_limit_wait_seconds_count 1",
-            "zoho_proxy_shed_total 1",
+            r#"zoho_proxy_shed_total{credential="prod"} 1"#,
             "zoho_proxy_in_flight 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
         drop(guard);
-        assert!(m.render(None).contains("zoho_proxy_in_flight 0"));
+        assert!(m.render([]).contains("zoho_proxy_in_flight 0"));
     }
 }

@@ -33,6 +33,8 @@ pub struct Exchange {
     pub ca_file: Option<PathBuf>,
     /// Only for server-based clients; self-clients have none.
     pub redirect_uri: Option<String>,
+    /// Print a `[[credentials]]` entry with this name instead of `[zoho]`.
+    pub name: Option<String>,
 }
 
 /// What the exchange produced. The access token it also brought is dropped:
@@ -295,7 +297,21 @@ pub fn render(x: &Exchange, done: &Onboarded) -> String {
         out,
         "\nAdd to proxy.toml (the secrets stay out of the file):\n"
     );
-    let _ = writeln!(out, "[zoho]");
+    // One credential's variables are named after it, so several can coexist.
+    let refresh_env = match &x.name {
+        Some(name) => {
+            let _ = writeln!(out, "[[credentials]]");
+            let _ = writeln!(out, "name = {}", toml_string(name));
+            format!(
+                "ZOHO_{}_REFRESH_TOKEN",
+                name.to_ascii_uppercase().replace('-', "_")
+            )
+        }
+        None => {
+            let _ = writeln!(out, "[zoho]");
+            "ZOHO_REFRESH_TOKEN".to_owned()
+        }
+    };
     let _ = writeln!(out, "data_center = \"{}\"", x.data_center);
     let _ = writeln!(out, "client_id = {}", toml_string(&x.client_id));
     let _ = writeln!(
@@ -303,7 +319,11 @@ pub fn render(x: &Exchange, done: &Onboarded) -> String {
         "client_secret = {{ env = {} }}",
         toml_string(&x.client_secret_env)
     );
-    let _ = writeln!(out, "refresh_token = {{ env = \"ZOHO_REFRESH_TOKEN\" }}");
+    let _ = writeln!(
+        out,
+        "refresh_token = {{ env = {} }}",
+        toml_string(&refresh_env)
+    );
     if let Some(url) = &x.accounts_url {
         let _ = writeln!(out, "accounts_url = {}", toml_string(url));
     }
@@ -313,7 +333,7 @@ pub fn render(x: &Exchange, done: &Onboarded) -> String {
     let _ = writeln!(
         out,
         "\nThen give the proxy the refresh token printed above (and the client secret) through its environment:\n\n    \
-         export ZOHO_REFRESH_TOKEN='<the refresh token above>'\n    \
+         export {refresh_env}='<the refresh token above>'\n    \
          export {}='<the client secret>'\n\n\
          and check that it works:  zoho-proxy check --online --config proxy.toml",
         x.client_secret_env
@@ -336,6 +356,7 @@ mod tests {
             accounts_url: None,
             ca_file: None,
             redirect_uri: None,
+            name: None,
         }
     }
 
@@ -437,5 +458,25 @@ mod tests {
             text.contains("warning: this account lives in data centre us, not eu"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_named_credential_prints_a_credentials_entry_with_its_own_variable() {
+        let mut x = exchange();
+        x.name = Some("eu-sandbox".into());
+        let done = Onboarded {
+            token_url: "https://accounts.zoho.eu/oauth/v2/token".into(),
+            refresh_token: Secret::new("1000.refresh-xyz"),
+            scope: None,
+            api_domain: None,
+        };
+        let text = render(&x, &done);
+        assert!(
+            text.contains("[[credentials]]\nname = \"eu-sandbox\"\n"),
+            "{text}"
+        );
+        assert!(!text.contains("[zoho]"), "{text}");
+        assert!(text.contains("refresh_token = { env = \"ZOHO_EU_SANDBOX_REFRESH_TOKEN\" }"));
+        assert!(text.contains("export ZOHO_EU_SANDBOX_REFRESH_TOKEN="));
     }
 }

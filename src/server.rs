@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use crate::body::{full, ProxyBody};
 use crate::config::Config;
+use crate::credential::Refresh;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 
@@ -72,9 +73,15 @@ impl Running {
     }
 }
 
-/// Builds the proxy (token manager, upstream client, shaping) for a config.
-pub fn build_proxy(config: Arc<Config>) -> Result<Arc<Proxy>, StartError> {
-    Ok(Arc::new(Proxy::new(config, Arc::new(Metrics::new()))?))
+/// Builds the proxy (credentials with their token managers, clients and
+/// shaping) for a config; `refresh` says whether tokens are kept fresh in
+/// the background.
+pub fn build_proxy(config: Arc<Config>, refresh: Refresh) -> Result<Arc<Proxy>, StartError> {
+    Ok(Arc::new(Proxy::new(
+        config,
+        Arc::new(Metrics::new()),
+        refresh,
+    )?))
 }
 
 /// Binds the listeners and serves until [`Running::shutdown`].
@@ -98,14 +105,13 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
             addr: config.admin.listen,
             source,
         })?;
-    let proxy = build_proxy(config.clone())?;
+    let proxy = build_proxy(config.clone(), Refresh::Background)?;
     let (stop, stopped) = watch::channel(false);
     let grace = config.server.shutdown_grace;
 
     let task = tokio::spawn({
         let proxy = proxy.clone();
         async move {
-            let token_loop = tokio::spawn(follow_tokens(proxy.clone(), stopped.clone()));
             let admin = tokio::spawn(serve(
                 admin_listener,
                 admin_handler(proxy.clone()),
@@ -118,7 +124,6 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
             };
             serve(proxy_listener, handler, signalled(stopped), grace).await;
             let _ = admin.await;
-            let _ = token_loop.await;
             tracing::info!("stopped");
         }
     });
@@ -130,25 +135,6 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         stop,
         task,
     })
-}
-
-/// Runs the token refresh loop of whichever token manager is current: a
-/// reload that changes the credential replaces it.
-async fn follow_tokens(proxy: Arc<Proxy>, stopped: watch::Receiver<bool>) {
-    let mut changed = proxy.tokens_changed();
-    loop {
-        let tokens = proxy.tokens();
-        tokio::select! {
-            _ = tokens.run(signalled(stopped.clone())) => return,
-            moved = changed.changed() => {
-                if moved.is_err() {
-                    // The proxy is gone; nothing to follow any more.
-                    return;
-                }
-                tracing::info!("credential changed: refreshing with the new one");
-            }
-        }
-    }
 }
 
 /// Resolves once `true` is sent (or the sender is gone).
@@ -215,24 +201,17 @@ fn admin_handler(
 ) -> impl Fn(Request<Incoming>) -> std::future::Ready<Response<ProxyBody>> + Clone + Send + Sync + 'static
 {
     move |req: Request<Incoming>| {
-        let token = proxy.tokens().current();
         let (status, content_type, text) = match req.uri().path() {
             "/healthz" => (StatusCode::OK, TEXT, "ok\n".to_owned()),
-            "/readyz" if token.is_some() => (StatusCode::OK, TEXT, "ready\n".to_owned()),
-            "/readyz" => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                TEXT,
-                "no valid Zoho access token yet\n".to_owned(),
-            ),
+            "/readyz" => readiness(&proxy),
             "/metrics" => {
-                let expires_in = token.map(|t| {
-                    t.expires_at
-                        .saturating_duration_since(tokio::time::Instant::now())
-                });
+                let states: Vec<_> = proxy.credentials().iter().map(|c| c.status()).collect();
                 (
                     StatusCode::OK,
                     OPENMETRICS,
-                    proxy.metrics().render(expires_in),
+                    proxy
+                        .metrics()
+                        .render(states.iter().map(|s| (s.name.as_str(), s.expires_in))),
                 )
             }
             _ => (
@@ -249,5 +228,34 @@ fn admin_handler(
     }
 }
 
+/// `/readyz`: 200 when every credential holds a valid token, else 503; the
+/// body lists each credential's state as JSON.
+fn readiness(proxy: &Proxy) -> (StatusCode, &'static str, String) {
+    let states: Vec<_> = proxy.credentials().iter().map(|c| c.status()).collect();
+    let ready = states.iter().all(|s| s.expires_in.is_some());
+    let credentials: serde_json::Map<String, serde_json::Value> = states
+        .iter()
+        .map(|s| {
+            let state = match s.expires_in {
+                Some(left) => serde_json::json!({
+                    "token": "valid",
+                    "expires_in_secs": left.as_secs(),
+                    "generation": s.generation,
+                }),
+                None => serde_json::json!({ "token": "none" }),
+            };
+            (s.name.clone(), state)
+        })
+        .collect();
+    let body = serde_json::json!({ "ready": ready, "credentials": credentials });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, JSON, format!("{body}\n"))
+}
+
+const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -49,7 +49,9 @@ async fn probe_succeeds_on_2xx_and_fails_with_a_reason_otherwise() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("503 Service Unavailable: no valid Zoho access token yet"),
+        stderr.contains(
+            r#"503 Service Unavailable: {"credentials":{"default":{"token":"none"}},"ready":false}"#
+        ),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");

@@ -53,11 +53,15 @@ async fn metrics_are_scraped_and_parsed() {
             .unwrap_or_else(|| panic!("no {k} in\n{}", resp.text()))
     };
     assert_eq!(
-        get(r#"zoho_proxy_requests_total{route="leads",method="GET",status="200"}"#),
+        get(
+            r#"zoho_proxy_requests_total{credential="default",route="leads",method="GET",status="200"}"#
+        ),
         3.0
     );
     assert_eq!(
-        get(r#"zoho_proxy_requests_total{route="none",method="GET",status="403"}"#),
+        get(
+            r#"zoho_proxy_requests_total{credential="none",route="none",method="GET",status="403"}"#
+        ),
         1.0
     );
     assert_eq!(
@@ -70,11 +74,14 @@ async fn metrics_are_scraped_and_parsed() {
         "3 requests, one retried"
     );
     assert_eq!(get(r#"zoho_proxy_retries_total{reason="503"}"#), 1.0);
-    assert_eq!(get(r#"zoho_proxy_token_refreshes_total{result="ok"}"#), 1.0);
-    let expiry = get("zoho_proxy_token_expiry_seconds");
+    assert_eq!(
+        get(r#"zoho_proxy_token_refreshes_total{credential="default",result="ok"}"#),
+        1.0
+    );
+    let expiry = get(r#"zoho_proxy_token_expiry_seconds{credential="default"}"#);
     assert!((3500.0..=3600.0).contains(&expiry), "{expiry}");
     assert_eq!(get("zoho_proxy_rate_limit_wait_seconds_count"), 4.0);
-    assert_eq!(get("zoho_proxy_shed_total"), 0.0);
+    assert_eq!(get(r#"zoho_proxy_shed_total{credential="default"}"#), 0.0);
     assert_eq!(get("zoho_proxy_in_flight"), 0.0);
     // Label values are bounded: no raw path ever becomes a label.
     assert!(!resp.text().contains("/crm/v8"), "{}", resp.text());
@@ -198,7 +205,10 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
     );
     assert_eq!(
         reload_from(&running.proxy, &file.path).unwrap(),
-        Reloaded::Settings
+        Reloaded {
+            kept: vec!["default".into()],
+            renewed: vec![],
+        }
     );
     assert_eq!(
         status(addr, "/crm/v8/Contacts").await,
@@ -294,7 +304,10 @@ async fn a_changed_credential_starts_a_fresh_token() {
     file.write(&second, ALLOW_ALL);
     assert_eq!(
         reload_from(&running.proxy, &file.path).unwrap(),
-        Reloaded::Credential
+        Reloaded {
+            kept: vec![],
+            renewed: vec!["default".into()],
+        }
     );
     assert_eq!(status(running.proxy_addr, "/crm/v8/Leads").await, 200);
     assert_eq!(second.token_requests(), 1);

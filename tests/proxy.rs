@@ -397,7 +397,8 @@ async fn upstream_timeout_is_a_504_and_unreachable_a_502() {
     };
     let fake = FakeZoho::start().await.unwrap();
     let mut config = common::compile(&fake, "", "", ALLOW_ALL);
-    config.zoho.api_url = Some(format!("https://localhost:{closed}").parse().unwrap());
+    config.credentials[0].zoho.api_url =
+        Some(format!("https://localhost:{closed}").parse().unwrap());
     let running = zoho_proxy::server::start(std::sync::Arc::new(config))
         .await
         .unwrap();
@@ -420,7 +421,7 @@ async fn tls_verification_is_never_off() {
     // The same fake, but the proxy does not trust its CA.
     let fake = FakeZoho::start().await.unwrap();
     let mut config = common::compile(&fake, "", "", ALLOW_ALL);
-    config.zoho.extra_roots.clear();
+    config.credentials[0].zoho.extra_roots.clear();
     let running = zoho_proxy::server::start(std::sync::Arc::new(config))
         .await
         .unwrap();

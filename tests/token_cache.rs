@@ -93,7 +93,9 @@ async fn a_restart_reuses_the_cached_token_without_a_token_request() {
         .proxy_config("127.0.0.1:0", "", &cache_line(&cache), ALLOW_ALL)
         .replace(REFRESH_TOKEN, "1000.another-refresh-token");
     let mut config = zoho_proxy::config::compile(&text, "test.toml", Path::new(".")).unwrap();
-    config.zoho.extra_roots = vec![fake.ca_cert()];
+    for c in &mut config.credentials {
+        c.zoho.extra_roots = vec![fake.ca_cert()];
+    }
     let running = zoho_proxy::server::start(std::sync::Arc::new(config))
         .await
         .unwrap();

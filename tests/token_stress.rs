@@ -198,7 +198,7 @@ async fn refused_connections_to_accounts_are_reported_as_such() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let mut config = common::compile(&fake, "", "", common::ALLOW_ALL);
-    config.zoho.accounts_url = format!("https://127.0.0.1:{port}").parse().unwrap();
+    config.credentials[0].zoho.accounts_url = format!("https://127.0.0.1:{port}").parse().unwrap();
     let running = zoho_proxy::server::start(std::sync::Arc::new(config))
         .await
         .unwrap();

@@ -38,10 +38,31 @@ pub struct Config {
     pub source: String,
     pub server: ServerConfig,
     pub admin: AdminConfig,
-    pub zoho: ZohoConfig,
+    /// At least one; `[zoho]` is the one named [`DEFAULT_CREDENTIAL`].
+    pub credentials: Vec<CredentialConfig>,
     pub routes: RouteTable,
-    pub rate_limit: RateLimitConfig,
     pub retry: RetryPolicy,
+}
+
+/// The name of the credential configured by `[zoho]`.
+pub const DEFAULT_CREDENTIAL: &str = "default";
+
+/// One Zoho credential: how it mints tokens, where it sends them, and the
+/// org's limits. A value: equal configs mean the same credential, which is
+/// how reload knows what to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialConfig {
+    /// `[a-z0-9_-]+`, unique: in logs, metrics and errors.
+    pub name: String,
+    pub zoho: ZohoConfig,
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Config {
+    /// The credential called `name`.
+    pub fn credential(&self, name: &str) -> Option<&CredentialConfig> {
+        self.credentials.iter().find(|c| c.name == name)
+    }
 }
 
 /// `[rate_limit]`, compiled.
@@ -74,7 +95,7 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ZohoConfig {
     pub data_center: DataCenter,
     pub client_id: String,
@@ -240,15 +261,96 @@ impl Compiler<'_> {
     }
 
     fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {
+        let credentials = self.credentials(raw.zoho, raw.credentials, &raw.rate_limit)?;
         Ok(Config {
             source: self.name.to_owned(),
             server: self.server(&raw.server)?,
             admin: self.admin(&raw.admin)?,
-            zoho: self.zoho(raw.zoho)?,
-            routes: self.routes(raw.routes)?,
-            rate_limit: self.rate_limit(&raw.rate_limit)?,
+            routes: self.routes(raw.routes, &credentials)?,
+            credentials,
             retry: self.retry(&raw.retry)?,
         })
+    }
+
+    /// `[zoho]` + `[rate_limit]` as the credential `default`, or the
+    /// `[[credentials]]` list; never both.
+    fn credentials(
+        &self,
+        zoho: Option<Spanned<raw::RawZoho>>,
+        list: Vec<Spanned<raw::RawZoho>>,
+        rate_limit: &Option<Spanned<raw::RawRateLimit>>,
+    ) -> Result<Vec<CredentialConfig>, ConfigError> {
+        let whole = || ConfigError::Syntax {
+            path: self.name.to_owned(),
+            message: "no credential: add a [zoho] table or [[credentials]] entries".into(),
+        };
+        match (zoho, list.is_empty()) {
+            (Some(z), false) => Err(self.at(
+                &z,
+                "[zoho] and [[credentials]] cannot both be used: move [zoho] into a \
+                 [[credentials]] entry (with name = \"default\" to keep its name)",
+            )),
+            (None, true) => Err(whole()),
+            (Some(z), true) => {
+                let z = z.into_inner();
+                if let Some(n) = &z.name {
+                    return Err(self.at(
+                        n,
+                        "name belongs to [[credentials]] entries; [zoho] is always \"default\"",
+                    ));
+                }
+                if let Some(r) = &z.rate_limit {
+                    return Err(self.at(r, "[zoho] takes its limits from the [rate_limit] table"));
+                }
+                Ok(vec![CredentialConfig {
+                    name: DEFAULT_CREDENTIAL.to_owned(),
+                    rate_limit: self.rate_limit(rate_limit.as_ref().map(|r| r.get_ref()))?,
+                    zoho: self.zoho(z)?,
+                }])
+            }
+            (None, false) => {
+                if let Some(r) = rate_limit {
+                    return Err(self.at(
+                        r,
+                        "with [[credentials]], each credential has its own rate_limit = { ... }",
+                    ));
+                }
+                let mut out: Vec<CredentialConfig> = Vec::with_capacity(list.len());
+                for entry in list {
+                    let entry = entry.into_inner();
+                    let Some(name) = entry.name.clone() else {
+                        return Err(
+                            self.at(&entry.client_id, "this [[credentials]] entry has no name")
+                        );
+                    };
+                    let valid = !name.get_ref().is_empty()
+                        && name
+                            .get_ref()
+                            .bytes()
+                            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
+                    if !valid {
+                        return Err(self.at(
+                            &name,
+                            format!("credential name {:?} must be [a-z0-9_-]+", name.get_ref()),
+                        ));
+                    }
+                    if out.iter().any(|c| c.name == *name.get_ref()) {
+                        return Err(self.at(
+                            &name,
+                            format!("credential name {:?} is used twice", name.get_ref()),
+                        ));
+                    }
+                    let rate_limit =
+                        self.rate_limit(entry.rate_limit.as_ref().map(|r| r.get_ref()))?;
+                    out.push(CredentialConfig {
+                        name: name.into_inner(),
+                        rate_limit,
+                        zoho: self.zoho(entry)?,
+                    });
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// A count that must be at least 1.
@@ -265,7 +367,9 @@ impl Compiler<'_> {
         }
     }
 
-    fn rate_limit(&self, raw: &raw::RawRateLimit) -> Result<RateLimitConfig, ConfigError> {
+    fn rate_limit(&self, raw: Option<&raw::RawRateLimit>) -> Result<RateLimitConfig, ConfigError> {
+        let default = raw::RawRateLimit::default();
+        let raw = raw.unwrap_or(&default);
         let max_concurrent = self.positive(&raw.max_concurrent, "max_concurrent")?;
         Ok(RateLimitConfig {
             credential: LimitSpec {
@@ -480,12 +584,85 @@ impl Compiler<'_> {
         })
     }
 
-    fn routes(&self, raw: Vec<raw::RawRoute>) -> Result<RouteTable, ConfigError> {
+    fn routes(
+        &self,
+        raw: Vec<raw::RawRoute>,
+        credentials: &[CredentialConfig],
+    ) -> Result<RouteTable, ConfigError> {
         let mut routes = Vec::with_capacity(raw.len());
         for (i, r) in raw.into_iter().enumerate() {
-            routes.push(self.route(i, r)?);
+            routes.push(self.route(i, r, credentials)?);
         }
         Ok(RouteTable::new(routes))
+    }
+
+    /// Which credential a route uses: named, or the only one there is.
+    fn route_credential(
+        &self,
+        name: &str,
+        r: &raw::RawRoute,
+        credentials: &[CredentialConfig],
+    ) -> Result<usize, ConfigError> {
+        match &r.credential {
+            Some(c) => credentials
+                .iter()
+                .position(|k| k.name == *c.get_ref())
+                .ok_or_else(|| {
+                    let known: Vec<&str> = credentials.iter().map(|k| k.name.as_str()).collect();
+                    self.at(
+                        c,
+                        format!(
+                            "route {name}: no credential named {:?} (there are: {})",
+                            c.get_ref(),
+                            known.join(", ")
+                        ),
+                    )
+                }),
+            None if credentials.len() == 1 => Ok(0),
+            None => Err(self.at(
+                &r.path,
+                format!(
+                    "route {name}: several credentials exist; say which with credential = \"...\""
+                ),
+            )),
+        }
+    }
+
+    /// `strip_prefix`: literal, starts with `/`, does not end with `/`, and
+    /// is a whole-segment prefix of the route's path pattern.
+    fn strip_prefix(&self, name: &str, r: &raw::RawRoute) -> Result<Option<String>, ConfigError> {
+        let Some(p) = &r.strip_prefix else {
+            return Ok(None);
+        };
+        let prefix = p.get_ref();
+        let literal = prefix.starts_with('/')
+            && !prefix.ends_with('/')
+            && prefix.len() > 1
+            && !prefix.contains(['*', '?', '%', '\\'])
+            && !prefix
+                .split('/')
+                .skip(1)
+                .any(|s| s.is_empty() || s == "." || s == "..");
+        if !literal {
+            return Err(self.at(
+                p,
+                format!(
+                    "route {name}: strip_prefix {prefix:?} must be a literal path like \"/sandbox\" \
+                     (starts with /, no trailing /, no wildcards)"
+                ),
+            ));
+        }
+        let path = r.path.get_ref();
+        let at_boundary = path
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('/'));
+        if !at_boundary {
+            return Err(self.at(
+                p,
+                format!("route {name}: strip_prefix {prefix:?} is not a leading part of its path {path:?}"),
+            ));
+        }
+        Ok(Some(prefix.clone()))
     }
 
     fn scope<T>(&self, span: &Spanned<T>, text: &str) -> Result<Scope, ConfigError> {
@@ -493,8 +670,15 @@ impl Compiler<'_> {
             .map_err(|e| self.at(span, e.to_string()))
     }
 
-    fn route(&self, index: usize, r: raw::RawRoute) -> Result<Route, ConfigError> {
+    fn route(
+        &self,
+        index: usize,
+        r: raw::RawRoute,
+        credentials: &[CredentialConfig],
+    ) -> Result<Route, ConfigError> {
         let name = r.name.clone().unwrap_or_else(|| format!("routes[{index}]"));
+        let credential = self.route_credential(&name, &r, credentials)?;
+        let strip_prefix = self.strip_prefix(&name, &r)?;
         let pattern: PathPattern = r
             .path
             .get_ref()
@@ -582,6 +766,8 @@ impl Compiler<'_> {
             headers,
             upstream,
             limit,
+            credential,
+            strip_prefix,
         })
     }
 }

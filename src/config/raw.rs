@@ -16,11 +16,14 @@ pub struct RawConfig {
     pub server: RawServer,
     #[serde(default)]
     pub admin: RawAdmin,
-    pub zoho: RawZoho,
+    /// The single-credential form: the credential named `default`.
+    pub zoho: Option<Spanned<RawZoho>>,
+    /// The multi-credential form.
+    #[serde(default)]
+    pub credentials: Vec<Spanned<RawZoho>>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
-    #[serde(default)]
-    pub rate_limit: RawRateLimit,
+    pub rate_limit: Option<Spanned<RawRateLimit>>,
     #[serde(default)]
     pub retry: RawRetry,
 }
@@ -42,9 +45,13 @@ pub struct RawAdmin {
     pub listen: Option<Spanned<String>>,
 }
 
+/// `[zoho]`, or one `[[credentials]]` entry (which adds `name` and
+/// `rate_limit`; `[zoho]` takes its limits from `[rate_limit]`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawZoho {
+    pub name: Option<Spanned<String>>,
+    pub rate_limit: Option<Spanned<RawRateLimit>>,
     pub data_center: Option<Spanned<String>>,
     pub client_id: Spanned<String>,
     pub client_secret: Spanned<RawSecret>,
@@ -92,6 +99,10 @@ pub struct RawRoute {
     pub headers: BTreeMap<String, Spanned<String>>,
     pub upstream: Option<Spanned<String>>,
     pub rate_limit: Option<Spanned<RawRouteLimit>>,
+    /// Which credential's token and limits this route uses.
+    pub credential: Option<Spanned<String>>,
+    /// A literal leading part of `path` that is not forwarded.
+    pub strip_prefix: Option<Spanned<String>>,
 }
 
 /// `requires = "Scope"` or `requires = ["Scope", "Scope"]` (all needed).

@@ -26,13 +26,16 @@ fn a_minimal_config_gets_safe_defaults() {
     assert_eq!(c.server.request_timeout, Duration::from_secs(120));
     assert_eq!(c.server.replay_buffer, 1 << 20);
     assert_eq!(c.server.shutdown_grace, Duration::from_secs(30));
-    assert_eq!(c.zoho.data_center, DataCenter::Us);
+    assert_eq!(c.credentials[0].zoho.data_center, DataCenter::Us);
     assert_eq!(
-        c.zoho.token_url(),
+        c.credentials[0].zoho.token_url(),
         "https://accounts.zoho.com/oauth/v2/token"
     );
-    assert_eq!(c.zoho.refresh_before_expiry, Duration::from_secs(300));
-    assert_eq!(c.zoho.token_requests_per_10min, 10);
+    assert_eq!(
+        c.credentials[0].zoho.refresh_before_expiry,
+        Duration::from_secs(300)
+    );
+    assert_eq!(c.credentials[0].zoho.token_requests_per_10min, 10);
     assert!(c.routes.is_empty(), "no routes: everything is refused");
 }
 
@@ -42,12 +45,15 @@ fn the_example_file_is_valid() {
     std::env::set_var("ZOHO_REFRESH_TOKEN", "1000.example-refresh");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("proxy.toml.example");
     let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(c.zoho.data_center, DataCenter::Eu);
+    assert_eq!(c.credentials[0].zoho.data_center, DataCenter::Eu);
     assert_eq!(
-        c.zoho.token_url(),
+        c.credentials[0].zoho.token_url(),
         "https://accounts.zoho.eu/oauth/v2/token"
     );
-    assert_eq!(c.zoho.client_secret.expose(), "example-secret");
+    assert_eq!(
+        c.credentials[0].zoho.client_secret.expose(),
+        "example-secret"
+    );
     assert!(c.routes.len() >= 3);
     assert!(c.routes.iter().all(|r| !r.scopes.is_empty()));
 }
@@ -137,7 +143,10 @@ fn secrets_come_from_env_or_files_and_missing_ones_are_named() {
         "refresh_token = { file = \"refresh\" }",
     );
     let c = compile(&text, "t.toml", &dir).unwrap();
-    assert_eq!(c.zoho.refresh_token.expose(), "1000.from-a-file");
+    assert_eq!(
+        c.credentials[0].zoho.refresh_token.expose(),
+        "1000.from-a-file"
+    );
     let text = ZOHO.replace(
         "refresh_token = \"r\"",
         "refresh_token = { file = \"missing\" }",
@@ -186,16 +195,19 @@ fn the_token_budget_cannot_exceed_zohos_limit() {
     let e = err(&ZOHO.replace("[zoho]", "[zoho]\ntoken_requests_per_10min = 11"));
     assert!(e.contains("between 1 and 10"), "{e}");
     let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\ntoken_requests_per_10min = 4")).unwrap();
-    assert_eq!(c.zoho.token_requests_per_10min, 4);
+    assert_eq!(c.credentials[0].zoho.token_requests_per_10min, 4);
 }
 
 #[test]
 fn the_token_cache_path_resolves_against_the_config_directory() {
-    assert_eq!(compile_str(ZOHO).unwrap().zoho.token_cache, None);
+    assert_eq!(
+        compile_str(ZOHO).unwrap().credentials[0].zoho.token_cache,
+        None
+    );
     let text = ZOHO.replace("[zoho]", "[zoho]\ntoken_cache = \"cache/token.json\"");
     let c = compile(&text, "test.toml", Path::new("/etc/zoho-proxy")).unwrap();
     assert_eq!(
-        c.zoho.token_cache.as_deref(),
+        c.credentials[0].zoho.token_cache.as_deref(),
         Some(Path::new("/etc/zoho-proxy/cache/token.json"))
     );
     let text = ZOHO.replace(
@@ -204,7 +216,7 @@ fn the_token_cache_path_resolves_against_the_config_directory() {
     );
     let c = compile(&text, "test.toml", Path::new("/etc/zoho-proxy")).unwrap();
     assert_eq!(
-        c.zoho.token_cache.as_deref(),
+        c.credentials[0].zoho.token_cache.as_deref(),
         Some(Path::new("/var/cache/zoho-proxy/token.json"))
     );
     let e = err(&ZOHO.replace("[zoho]", "[zoho]\ntoken_cache = \" \""));
@@ -217,7 +229,7 @@ fn the_token_cache_path_resolves_against_the_config_directory() {
 #[test]
 fn credentials_only_go_to_the_configured_dc_or_explicit_overrides() {
     let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\ndata_center = \"eu\"")).unwrap();
-    let z = &c.zoho;
+    let z = &c.credentials[0].zoho;
     assert_eq!(z.base_url(Upstream::Api, None), "https://www.zohoapis.eu");
     assert_eq!(
         z.base_url(Upstream::Api, Some("https://www.zohoapis.eu")),
@@ -240,13 +252,17 @@ fn credentials_only_go_to_the_configured_dc_or_explicit_overrides() {
     );
     let c = compile_str(&text).unwrap();
     assert_eq!(
-        c.zoho
+        c.credentials[0]
+            .zoho
             .base_url(Upstream::Api, Some("https://www.zohoapis.ca")),
         "https://api.test:8443"
     );
-    assert_eq!(c.zoho.base_url(Upstream::Desk, None), "https://desk.test");
     assert_eq!(
-        c.zoho.base_url(Upstream::Mail, None),
+        c.credentials[0].zoho.base_url(Upstream::Desk, None),
+        "https://desk.test"
+    );
+    assert_eq!(
+        c.credentials[0].zoho.base_url(Upstream::Mail, None),
         "https://mail.zohocloud.ca"
     );
     let e = err(&ZOHO.replace("[zoho]", "[zoho]\nupstreams = { api = \"https://x.test\" }"));
@@ -262,11 +278,17 @@ fn credentials_only_go_to_the_configured_dc_or_explicit_overrides() {
 fn rate_limit_and_retry_have_zoho_safe_defaults_and_checked_values() {
     let c = compile_str(ZOHO).unwrap();
     assert_eq!(
-        c.rate_limit.credential.max_concurrent,
+        c.credentials[0].rate_limit.credential.max_concurrent,
         Some(DEFAULT_MAX_CONCURRENT)
     );
-    assert_eq!(c.rate_limit.credential.requests_per_minute, None);
-    assert_eq!(c.rate_limit.max_wait, Duration::from_secs(30));
+    assert_eq!(
+        c.credentials[0].rate_limit.credential.requests_per_minute,
+        None
+    );
+    assert_eq!(
+        c.credentials[0].rate_limit.max_wait,
+        Duration::from_secs(30)
+    );
     assert_eq!(c.retry, RetryPolicy::default());
     assert_eq!(c.retry.max_attempts, 3);
 
@@ -276,11 +298,25 @@ fn rate_limit_and_retry_have_zoho_safe_defaults_and_checked_values() {
     );
     let c = compile_str(&text).unwrap();
     assert_eq!(
-        c.rate_limit.credential.requests_per_minute.map(|n| n.get()),
+        c.credentials[0]
+            .rate_limit
+            .credential
+            .requests_per_minute
+            .map(|n| n.get()),
         Some(100)
     );
-    assert_eq!(c.rate_limit.credential.burst.map(|n| n.get()), Some(10));
-    assert_eq!(c.rate_limit.credential.max_concurrent, Some(5));
+    assert_eq!(
+        c.credentials[0]
+            .rate_limit
+            .credential
+            .burst
+            .map(|n| n.get()),
+        Some(10)
+    );
+    assert_eq!(
+        c.credentials[0].rate_limit.credential.max_concurrent,
+        Some(5)
+    );
     assert_eq!(c.retry.max_attempts, 1);
 
     let e = err(&format!("{ZOHO}\n[rate_limit]\nmax_concurrent = 0\n"));
@@ -323,4 +359,118 @@ fn replay_memory_bounds_all_kept_bodies_together() {
         "{ZOHO}\n[server]\nreplay_buffer = \"2MiB\"\nreplay_memory = \"1MiB\"\n"
     ));
     assert!(e.contains("at least replay_buffer"), "{e}");
+}
+
+const TWO: &str = r#"
+[[credentials]]
+name = "prod"
+data_center = "eu"
+client_id = "1000.PROD"
+client_secret = "s"
+refresh_token = "r"
+rate_limit = { requests_per_minute = 100, max_concurrent = 10 }
+
+[[credentials]]
+name = "sandbox"
+data_center = "eu"
+api_url = "https://sandbox.zohoapis.eu"
+client_id = "1000.SANDBOX"
+client_secret = "s2"
+refresh_token = "r2"
+"#;
+
+#[test]
+fn several_credentials_each_with_their_own_limits() {
+    let routes = r#"
+[[routes]]
+path = "/crm/v*/Leads/**"
+credential = "prod"
+scopes = ["ZohoCRM.modules.leads.ALL"]
+
+[[routes]]
+path = "/sandbox/crm/v*/Leads/**"
+strip_prefix = "/sandbox"
+credential = "sandbox"
+scopes = ["ZohoCRM.modules.leads.ALL"]
+"#;
+    let c = compile_str(&format!("{TWO}{routes}")).unwrap();
+    let names: Vec<&str> = c.credentials.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["prod", "sandbox"]);
+    let prod = c.credential("prod").unwrap();
+    assert_eq!(
+        prod.rate_limit
+            .credential
+            .requests_per_minute
+            .map(|n| n.get()),
+        Some(100)
+    );
+    let sandbox = c.credential("sandbox").unwrap();
+    assert_eq!(sandbox.rate_limit.credential.max_concurrent, Some(10));
+    assert_eq!(
+        sandbox.zoho.base_url(Upstream::Api, None),
+        "https://sandbox.zohoapis.eu"
+    );
+    let routes: Vec<_> = c.routes.iter().collect();
+    assert_eq!(routes[0].credential, 0);
+    assert_eq!(routes[1].credential, 1);
+    assert_eq!(routes[1].strip_prefix.as_deref(), Some("/sandbox"));
+    // The single-credential form is the credential "default".
+    assert_eq!(compile_str(ZOHO).unwrap().credentials[0].name, "default");
+}
+
+#[test]
+fn credential_mistakes_are_refused_with_their_line() {
+    let route = |extra: &str| {
+        format!("{TWO}\n[[routes]]\npath = \"/crm/v*/Leads/**\"\nscopes = [\"ZohoCRM.modules.leads.ALL\"]\n{extra}\n")
+    };
+    let e = err(&route("credential = \"nope\""));
+    assert!(
+        e.contains("test.toml:")
+            && e.contains("no credential named \"nope\"")
+            && e.contains("prod, sandbox"),
+        "{e}"
+    );
+    let e = err(&route(""));
+    assert!(e.contains("several credentials exist"), "{e}");
+    assert!(e.starts_with("test.toml:19:"), "{e}");
+    let e = err(&TWO.replace("\"sandbox\"", "\"prod\""));
+    assert!(
+        e.contains("\"prod\" is used twice") && e.starts_with("test.toml:11:"),
+        "{e}"
+    );
+    let e = err(&TWO.replace("\"sandbox\"", "\"Sand Box\""));
+    assert!(e.contains("must be [a-z0-9_-]+"), "{e}");
+    let e = err(&format!("{ZOHO}{TWO}"));
+    assert!(e.contains("cannot both be used"), "{e}");
+    let e = err(&format!("{TWO}\n[rate_limit]\nmax_concurrent = 3\n"));
+    assert!(e.contains("its own rate_limit"), "{e}");
+    let e = err(&ZOHO.replace("[zoho]", "[zoho]\nname = \"x\""));
+    assert!(e.contains("always \"default\""), "{e}");
+    let e = err("[server]\nlisten = \"127.0.0.1:1\"\n");
+    assert!(e.contains("no credential"), "{e}");
+}
+
+#[test]
+fn strip_prefix_must_be_a_literal_leading_part_of_the_path() {
+    let route = |path: &str, prefix: &str| {
+        format!("{ZOHO}\n[[routes]]\npath = \"{path}\"\nstrip_prefix = \"{prefix}\"\nscopes = [\"ZohoCRM.modules.ALL\"]\n")
+    };
+    assert!(compile_str(&route("/sandbox/crm/**", "/sandbox")).is_ok());
+    assert!(compile_str(&route("/a/b/crm/**", "/a/b")).is_ok());
+    for (path, prefix) in [
+        ("/sandbox/crm/**", "/sand"),
+        ("/sandboxcrm/**", "/sandbox"),
+        ("/sandbox/crm/**", "/sandbox/"),
+        ("/sandbox/crm/**", "sandbox"),
+        ("/*/crm/**", "/*"),
+        ("/sandbox/crm/**", "/other"),
+        ("/sandbox", "/sandbox"),
+        ("/x/../crm/**", "/x/.."),
+    ] {
+        let e = err(&route(path, prefix));
+        assert!(
+            e.contains("strip_prefix") && e.starts_with("test.toml:"),
+            "{path} {prefix}: {e}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{
     lock, ApiReply, Canned, Recorded, State, TokenReply, CLIENT_ID, CLIENT_SECRET,
-    RECORD_BODY_LIMIT, REFRESH_TOKEN,
+    RECORD_BODY_LIMIT, REFRESH_TOKEN, SANDBOX_CLIENT_ID,
 };
 use crate::body::{boxed, full, ProxyBody};
 
@@ -118,7 +118,8 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
         TokenReply::Slow(d) => tokio::time::sleep(d).await,
         TokenReply::Grant => {}
     }
-    if param("client_id").as_deref() != Some(CLIENT_ID)
+    let client_id = param("client_id").unwrap_or_default();
+    if ![CLIENT_ID, SANDBOX_CLIENT_ID].contains(&client_id.as_str())
         || param("client_secret").as_deref() != Some(CLIENT_SECRET)
     {
         return json_response(200, json!({ "error": "invalid_client" }));
@@ -139,7 +140,7 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
     let mut tokens = lock(&state.tokens);
     tokens.minted += 1;
     let token = format!("1000.fakeaccess{:04}.{:016x}", tokens.minted, rand_u64());
-    tokens.valid.insert(token.clone());
+    tokens.valid.insert(token.clone(), client_id);
     let mut answer = json!({
         "access_token": token,
         "api_domain": state.url,
@@ -171,6 +172,12 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
     let at = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (body_len, body) = drain(body, RECORD_BODY_LIMIT).await;
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Zoho-oauthtoken "));
+    let client_id = token.and_then(|t| lock(&state.tokens).valid.get(t).cloned());
     let recorded = Recorded {
         at,
         method: parts.method.to_string(),
@@ -187,6 +194,7 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         headers: parts.headers.clone(),
         body_len,
         body,
+        client_id,
     };
     lock(&state.recorded).push(recorded.clone());
 
@@ -205,13 +213,7 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         }
     }
 
-    let token = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Zoho-oauthtoken "));
-    let valid = token.is_some_and(|t| lock(&state.tokens).valid.contains(t));
-    if !valid {
+    if recorded.client_id.is_none() {
         return json_response(401, invalid_token_answer(&recorded.path));
     }
 

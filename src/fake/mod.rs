@@ -12,7 +12,7 @@ mod handlers;
 
 pub use handlers::Generated;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +31,9 @@ use crate::tls::{TestCa, TlsError};
 
 /// The credentials the fake accepts.
 pub const CLIENT_ID: &str = "1000.FAKECLIENTID0000000000000000";
+/// A second client the fake accepts (same secret and refresh token), so a
+/// test can tell two credentials' tokens apart.
+pub const SANDBOX_CLIENT_ID: &str = "1000.FAKESANDBOXCLIENT00000000000";
 pub const CLIENT_SECRET: &str = "fake-client-secret-do-not-use";
 pub const REFRESH_TOKEN: &str = "1000.fakerefreshtoken.0000000000";
 
@@ -117,13 +120,16 @@ pub struct Recorded {
     pub version: http::Version,
     pub headers: HeaderMap,
     pub body_len: u64,
+    /// The client whose token authorised the call (`None`: no valid token).
+    pub client_id: Option<String>,
     /// The body, when it was at most 1 MiB.
     pub body: Option<Bytes>,
 }
 
 #[derive(Default)]
 struct Tokens {
-    valid: HashSet<String>,
+    /// Live tokens and the client each was minted for.
+    valid: HashMap<String, String>,
     minted: u64,
     lifetime_secs: u64,
     scope: Option<String>,
@@ -285,6 +291,17 @@ impl FakeZoho {
             "[server]\nlisten = \"{listen}\"\n{server}\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
              [zoho]\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
              refresh_token = \"{REFRESH_TOKEN}\"\naccounts_url = \"{url}\"\napi_url = \"{url}\"\n{zoho}\n\n{routes}\n",
+            url = self.url()
+        )
+    }
+
+    /// A `[[credentials]]` entry named `name` whose accounts and API servers
+    /// are this fake, with the fake's credentials and `extra` lines.
+    pub fn credential_block(&self, name: &str, extra: &str) -> String {
+        format!(
+            "[[credentials]]\nname = \"{name}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             client_secret = \"{CLIENT_SECRET}\"\nrefresh_token = \"{REFRESH_TOKEN}\"\n\
+             accounts_url = \"{url}\"\napi_url = \"{url}\"\n{extra}\n\n",
             url = self.url()
         )
     }

@@ -121,19 +121,19 @@ impl Proxy {
         loop {
             let waiting = Instant::now();
             let permit = call
-                .active
-                .limits
+                .credential
+                .limits()
                 .acquire(call.route.limit.as_ref(), call.heavy)
                 .await;
             self.metrics.waited(waiting.elapsed());
             let permit = permit
-                .inspect_err(|_| self.metrics.shed())
+                .inspect_err(|_| self.metrics.shed(call.credential.name()))
                 .map_err(ProxyError::RateLimited)?;
             let req = build_request(call, &token, body)?;
             let sending = Instant::now();
             let sent = call
-                .active
-                .client
+                .credential
+                .client()
                 .send(req, call.active.config.server.request_timeout)
                 .await;
             self.metrics.upstream(&call.route.name, sending.elapsed());
@@ -143,8 +143,8 @@ impl Proxy {
                     Verdict::TokenRejected(resp, code) if !token_replayed => {
                         token_replayed = true;
                         match call
-                            .active
-                            .tokens
+                            .credential
+                            .tokens()
                             .replace_rejected(&token, call.deadline)
                             .await
                         {
@@ -188,7 +188,9 @@ impl Proxy {
                 let wait = retry::server_delay(headers, std::time::SystemTime::now())
                     .unwrap_or_else(|| policy.backoff(tries, retry::random()))
                     .min(policy.max_retry_after);
-                call.active.limits.cool_down_until(Instant::now() + wait);
+                call.credential
+                    .limits()
+                    .cool_down_until(Instant::now() + wait);
             }
             let progress = Progress {
                 attempts: tries,
@@ -230,9 +232,8 @@ fn build_request(
     body: &mut RequestBody,
 ) -> Result<Request<ProxyBody>, ProxyError> {
     let base = call
-        .active
-        .config
-        .zoho
+        .credential
+        .zoho()
         .base_url(call.route.upstream, token.api_domain.as_deref());
     let path = call.path;
     let target = match call.parts.uri.query() {

@@ -17,25 +17,26 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response};
 use hyper::body::Incoming;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
-use crate::config::{Config, ZohoConfig};
+use crate::config::Config;
+use crate::credential::{Credential, Refresh};
 use crate::error::ProxyError;
-use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::route::{Decision, Denial, Route};
 use crate::tls::TlsError;
 use crate::token::{AccessToken, TokenManager};
-use crate::upstream::UpstreamClient;
 use exchange::RequestBody;
 
 /// One request on its way to Zoho: what every attempt needs.
 struct Call<'a> {
     active: &'a Active,
+    credential: &'a Credential,
     parts: &'a http::request::Parts,
     route: &'a Route,
+    /// The path Zoho gets (the route's `strip_prefix` removed).
     path: &'a CanonicalPath,
     heavy: bool,
     /// When the client stops waiting for Zoho (`request_timeout` after arrival).
@@ -46,9 +47,8 @@ struct Call<'a> {
 /// the generation it started with until it ends.
 pub struct Active {
     pub config: Arc<Config>,
-    pub tokens: Arc<TokenManager>,
-    client: UpstreamClient,
-    limits: Arc<Limits>,
+    /// One per `config.credentials`, in the same order.
+    credentials: Vec<Arc<Credential>>,
     /// Bytes of request bodies kept for replay, all requests together.
     replay: Arc<Semaphore>,
 }
@@ -57,15 +57,14 @@ pub struct Active {
 pub struct Proxy {
     active: ArcSwap<Active>,
     metrics: Arc<Metrics>,
-    /// Bumped when a reload replaced the token manager (credential change),
-    /// so the refresh loop moves to the new one.
-    tokens_changed: watch::Sender<u64>,
+    refresh: Refresh,
 }
 
 /// What the request log line reports about a request.
 #[derive(Default)]
 struct Outcome {
     route: Option<String>,
+    credential: Option<String>,
     /// Replayed after Zoho rejected the token.
     replayed: bool,
     /// Retries after 429, 5xx or connection failures.
@@ -74,22 +73,36 @@ struct Outcome {
     upstream: Duration,
 }
 
-/// What a reload changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reloaded {
-    /// Routes, limits, upstream settings; the token is kept.
-    Settings,
-    /// The credential (or where it is sent) changed: a fresh token.
-    Credential,
+/// What a reload did to the credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Credentials that went on with the token they had: no mint.
+    pub kept: Vec<String>,
+    /// Credentials that are new or changed so that they need a new token.
+    pub renewed: Vec<String>,
 }
 
 impl Proxy {
-    pub fn new(config: Arc<Config>, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
-        let active = Active::build(config, &metrics)?;
+    /// A proxy whose credentials keep their tokens fresh as `refresh` says.
+    pub fn new(
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        refresh: Refresh,
+    ) -> Result<Self, TlsError> {
+        let credentials = config
+            .credentials
+            .iter()
+            .map(|c| Credential::new(c.clone(), &metrics, refresh).map(Arc::new))
+            .collect::<Result<_, _>>()?;
+        let active = Active {
+            replay: replay_budget(&config),
+            config,
+            credentials,
+        };
         Ok(Proxy {
             active: ArcSwap::from_pointee(active),
             metrics,
-            tokens_changed: watch::channel(0).0,
+            refresh,
         })
     }
 
@@ -97,57 +110,61 @@ impl Proxy {
         self.active.load().config.clone()
     }
 
+    /// The credentials of the current generation.
+    pub fn credentials(&self) -> Vec<Arc<Credential>> {
+        self.active.load().credentials.clone()
+    }
+
+    /// The credential called `name` in the current generation.
+    pub fn credential(&self, name: &str) -> Option<Arc<Credential>> {
+        self.active
+            .load()
+            .credentials
+            .iter()
+            .find(|c| c.name() == name)
+            .cloned()
+    }
+
+    /// The token manager of the first (with `[zoho]`, the only) credential.
     pub fn tokens(&self) -> Arc<TokenManager> {
-        self.active.load().tokens.clone()
+        self.active.load().credentials[0].tokens().clone()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
-    /// Tells when a reload replaced the token manager.
-    pub fn tokens_changed(&self) -> watch::Receiver<u64> {
-        self.tokens_changed.subscribe()
-    }
-
     /// Swaps in `config` for requests that start from now on. In-flight
-    /// requests finish with what they started with. The token, the client and
-    /// the shaping state are kept unless what they depend on changed.
+    /// requests finish with what they started with. Each credential decides
+    /// what of itself survives ([`Credential::next`]).
     pub fn reload(&self, config: Arc<Config>) -> Result<Reloaded, TlsError> {
         let old = self.active.load_full();
-        let same_credential = same_credential(&old.config.zoho, &config.zoho);
-        // Memory for kept bodies is the process's, whatever the credential.
+        let mut outcome = Reloaded::default();
+        let mut credentials = Vec::with_capacity(config.credentials.len());
+        for c in &config.credentials {
+            let before = old.credentials.iter().find(|o| o.name() == c.name);
+            let next = Credential::next(before, c.clone(), &self.metrics, self.refresh)?;
+            let kept = before
+                .is_some_and(|b| next.shares_token_with(b) || next.tokens().current().is_some());
+            if kept {
+                outcome.kept.push(c.name.clone());
+            } else {
+                outcome.renewed.push(c.name.clone());
+            }
+            credentials.push(next);
+        }
+        // Memory for kept bodies is the process's, whatever the credentials.
         let replay = if old.config.server.replay_memory == config.server.replay_memory {
             old.replay.clone()
         } else {
             replay_budget(&config)
         };
-        let next = if same_credential {
-            let limits = if old.config.rate_limit == config.rate_limit {
-                old.limits.clone()
-            } else {
-                limits_for(&config)
-            };
-            Active {
-                config,
-                tokens: old.tokens.clone(),
-                client: old.client.clone(),
-                limits,
-                replay,
-            }
-        } else {
-            Active {
-                replay,
-                ..Active::build(config, &self.metrics)?
-            }
-        };
-        self.active.store(Arc::new(next));
-        if same_credential {
-            Ok(Reloaded::Settings)
-        } else {
-            self.tokens_changed.send_modify(|n| *n += 1);
-            Ok(Reloaded::Credential)
-        }
+        self.active.store(Arc::new(Active {
+            config,
+            credentials,
+            replay,
+        }));
+        Ok(outcome)
     }
 
     /// Serves one request. Never fails: errors become Zoho-style answers.
@@ -162,7 +179,7 @@ impl Proxy {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), error = %e, code = e.code(), "request refused");
-                e.into_response()
+                e.into_response_for(outcome.credential.as_deref())
             }
         };
         let took = started.elapsed();
@@ -171,6 +188,7 @@ impl Proxy {
             method = %method,
             path = %path,
             route = outcome.route.as_deref().unwrap_or("-"),
+            credential = outcome.credential.as_deref().unwrap_or("-"),
             status = resp.status().as_u16(),
             duration_ms = took.as_millis() as u64,
             upstream_ms = outcome.upstream.as_millis() as u64,
@@ -179,7 +197,7 @@ impl Proxy {
             "request"
         );
         self.metrics.request(
-            outcome.route.as_deref(),
+            outcome.credential.as_deref().zip(outcome.route.as_deref()),
             &method,
             resp.status().as_u16(),
             took,
@@ -200,17 +218,22 @@ impl Proxy {
         let path = canonicalize(req.uri().path())?;
         let decision = decide(config, req.method(), &path)?;
         let route = decision.route;
+        let credential = active.credentials.get(route.credential).ok_or_else(|| {
+            ProxyError::Internal(format!("route {} has no credential", route.name))
+        })?;
         outcome.route = Some(route.name.clone());
+        outcome.credential = Some(credential.name().to_owned());
 
         let (parts, body) = req.into_parts();
         let mut body = RequestBody::read(body, config.server.replay_buffer, &active.replay).await?;
-        let token = active.tokens.token(deadline).await?;
-        check_granted(&token, &decision, &parts.method, &path)?;
+        let token = credential.tokens().token(deadline).await?;
+        check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {
             active: &active,
+            credential,
             parts: &parts,
             route,
-            path: &path,
+            path: &decision.forward,
             heavy: decision.heavy,
             deadline,
         };
@@ -218,45 +241,9 @@ impl Proxy {
     }
 }
 
-impl Active {
-    fn build(config: Arc<Config>, metrics: &Arc<Metrics>) -> Result<Self, TlsError> {
-        let client = UpstreamClient::new(&config.zoho.extra_roots)?;
-        let tokens = Arc::new(
-            TokenManager::for_config(client.clone(), &config.zoho).with_metrics(metrics.clone()),
-        );
-        let limits = limits_for(&config);
-        let replay = replay_budget(&config);
-        Ok(Active {
-            config,
-            tokens,
-            client,
-            limits,
-            replay,
-        })
-    }
-}
-
-/// Fresh shaping state for a config's `[rate_limit]`.
-fn limits_for(config: &Config) -> Arc<Limits> {
-    Arc::new(Limits::new(
-        config.rate_limit.credential,
-        config.rate_limit.max_wait,
-    ))
-}
-
 /// A fresh budget of `replay_memory` bytes for kept request bodies.
 fn replay_budget(config: &Config) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(config.server.replay_memory))
-}
-
-/// Whether two configs mint and send the same credential the same way.
-fn same_credential(a: &ZohoConfig, b: &ZohoConfig) -> bool {
-    a.client_id == b.client_id
-        && a.client_secret == b.client_secret
-        && a.refresh_token == b.refresh_token
-        && a.accounts_url == b.accounts_url
-        && a.extra_roots == b.extra_roots
-        && a.token_settings() == b.token_settings()
 }
 
 pub const REQUEST_ID: &str = "x-request-id";

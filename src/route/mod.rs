@@ -84,6 +84,10 @@ pub struct Route {
     pub upstream: Upstream,
     /// The route's own rate/concurrency limit, on top of the credential's.
     pub limit: Option<Limit>,
+    /// Index of its credential in `Config::credentials`.
+    pub credential: usize,
+    /// A literal leading part of the path that is not forwarded.
+    pub strip_prefix: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +114,8 @@ pub enum Denial {
 #[derive(Debug)]
 pub struct Decision<'a> {
     pub route: &'a Route,
+    /// The path as Zoho gets it: the request's, less the route's `strip_prefix`.
+    pub forward: CanonicalPath,
     /// Every one of these is needed.
     pub required: Vec<Scope>,
     /// Counted against Zoho's sub-concurrency limit (COQL, bulk, upsert, ...).
@@ -143,6 +149,12 @@ impl RouteTable {
     /// Route match, then the required scopes, then covering; see the module docs.
     pub fn decide(&self, method: &Method, path: &CanonicalPath) -> Result<Decision<'_>, Denial> {
         let route = self.find(method, path).ok_or(Denial::NoRoute)?;
+        // The prefix only selects the route; Zoho's path is what follows it.
+        let forward = match &route.strip_prefix {
+            None => path.clone(),
+            Some(prefix) => path.strip_prefix(prefix).ok_or(Denial::NoRoute)?,
+        };
+        let path = &forward;
         let known = catalog::lookup(route.upstream, method.as_str(), path.as_str());
         // Heavy is a property of the endpoint, whoever states the scopes.
         let heavy = known.as_ref().is_some_and(|k| k.heavy);
@@ -165,6 +177,7 @@ impl RouteTable {
         }
         Ok(Decision {
             route,
+            forward,
             required,
             heavy,
         })
@@ -198,6 +211,8 @@ mod tests {
             scopes: ScopeSet::new(scopes.iter().map(|s| s.parse().unwrap()).collect()),
             requires: requires.map(|r| vec![r.parse().unwrap()]),
             headers: vec![],
+            credential: 0,
+            strip_prefix: None,
             upstream: Upstream::Api,
             limit: None,
         }

@@ -232,6 +232,8 @@ pub struct TokenManager {
     cache: Option<Arc<cache::TokenCache>>,
     /// The "tokens are too short for the budget" warning was given.
     warned_short: AtomicBool,
+    /// The credential's name, in logs and metrics.
+    name: String,
 }
 
 impl TokenManager {
@@ -245,7 +247,18 @@ impl TokenManager {
             metrics: None,
             cache: None,
             warned_short: AtomicBool::new(false),
+            name: crate::config::DEFAULT_CREDENTIAL.to_owned(),
         }
+    }
+
+    /// Names the credential in logs and metrics.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The manager for a configured credential, minting from Zoho's accounts server.
@@ -287,10 +300,25 @@ impl TokenManager {
                 api_domain: cached.api_domain,
                 scope: cached.scope,
             };
-            self.install(grant, true);
+            self.install(grant, "restored from the token cache");
         }
         self.cache = Some(Arc::new(cache));
         self
+    }
+
+    /// Takes over `token` (from the manager this one replaces on reload, for
+    /// the same refresh token) as if it had been minted here, and keeps it in
+    /// this manager's cache: no mint for a change that does not need one.
+    pub fn adopt(self: &Arc<Self>, token: &AccessToken) {
+        let grant = TokenGrant {
+            access_token: token.secret.clone(),
+            expires_in: token.expires_at.saturating_duration_since(Instant::now()),
+            api_domain: token.api_domain.clone(),
+            scope: token.scope.clone(),
+        };
+        let adopted = self.install(grant, "kept across a reload");
+        let this = self.clone();
+        tokio::spawn(async move { this.persist(&adopted).await });
     }
 
     /// Writes `token` to the cache, if there is one, off the async threads.
@@ -317,7 +345,7 @@ impl TokenManager {
 
     fn observe(&self, result: RefreshResult) {
         if let Some(m) = &self.metrics {
-            m.token_refresh(result);
+            m.token_refresh(&self.name, result);
         }
     }
 
@@ -460,6 +488,7 @@ impl TokenManager {
                 .await
                 .inspect_err(|_| {
                     tracing::warn!(
+                        credential = %self.name,
                         retry_in_secs = free.saturating_duration_since(Instant::now()).as_secs(),
                         "token budget spent; not asking Zoho"
                     )
@@ -496,7 +525,7 @@ impl TokenManager {
                     Cause::Rejection => state.rejections.record(sent),
                     Cause::Explicit => {}
                 }
-                let token = self.install(grant, false);
+                let token = self.install(grant, "refreshed");
                 self.persist(&token).await;
                 state.failures = 0;
                 state.unreachable = 0;
@@ -525,6 +554,7 @@ impl TokenManager {
         state.retry_at = Some(Instant::now() + wait);
         state.last_error = Some(error.clone());
         tracing::warn!(
+            credential = %self.name,
             error = %error,
             failures = state.failures,
             retry_in_ms = wait.as_millis() as u64,
@@ -534,13 +564,14 @@ impl TokenManager {
         Err(error)
     }
 
-    /// Makes `grant` the current token; `restored`: it came from the cache.
-    fn install(&self, grant: TokenGrant, restored: bool) -> Arc<AccessToken> {
+    /// Makes `grant` the current token; `how` it came (for the log).
+    fn install(&self, grant: TokenGrant, how: &str) -> Arc<AccessToken> {
         let now = Instant::now();
         let lifetime = grant.expires_in;
         let plan = self.settings.plan(lifetime);
         if plan.too_short && !self.warned_short.swap(true, Ordering::Relaxed) {
             tracing::warn!(
+                credential = %self.name,
                 lifetime_secs = lifetime.as_secs_f32(),
                 budget_per_10min = self.settings.budget,
                 mint_every_secs = self.settings.paced_interval().as_secs(),
@@ -568,16 +599,12 @@ impl TokenManager {
             scope: grant.scope,
         };
         tracing::info!(
+            credential = %self.name,
             generation = token.generation,
             expires_in_secs = lifetime.as_secs(),
             refresh_in_secs = plan.refresh_in.as_secs(),
             api_domain = token.api_domain.as_deref().unwrap_or("-"),
-            "{}",
-            if restored {
-                "access token restored from the token cache"
-            } else {
-                "access token refreshed"
-            }
+            "access token {how}"
         );
         let token = Arc::new(token);
         self.current.store(Some(token.clone()));
@@ -600,7 +627,7 @@ impl TokenManager {
             }
             if let Err(e) = self.refresh(Want::Fresh, None).await {
                 let wait = self.wait_hint().await.unwrap_or(MIN_BACKOFF);
-                tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, "background refresh will retry");
+                tracing::debug!(credential = %self.name, error = %e, wait_ms = wait.as_millis() as u64, "background refresh will retry");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = &mut shutdown => return,

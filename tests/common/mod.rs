@@ -137,7 +137,9 @@ pub fn compile(fake: &FakeZoho, server: &str, zoho: &str, routes: &str) -> confi
     let text = fake.proxy_config("127.0.0.1:0", server, zoho, routes);
     let mut config =
         config::compile(&text, "test.toml", Path::new(".")).expect("test config compiles");
-    config.zoho.extra_roots = vec![fake.ca_cert()];
+    for c in &mut config.credentials {
+        c.zoho.extra_roots = vec![fake.ca_cert()];
+    }
     config
 }
 

@@ -157,6 +157,9 @@ async fn demo_serves_allows_denies_and_exits_cleanly_on_sigterm() {
         ("DELETE", "/crm/v8/Contacts/42", 200),
         ("POST", "/crm/v8/Leads", 403),
         ("GET", "/crm/v8/Deals", 403),
+        // The second credential, behind its prefix.
+        ("GET", "/sandbox/crm/v8/Leads?fields=Last_Name", 200),
+        ("DELETE", "/sandbox/crm/v8/Leads/1", 403),
     ] {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

@@ -68,8 +68,8 @@ async fn until_ready(running: &Running) {
     panic!("credentials never got tokens");
 }
 
-#[tokio::test]
-async fn each_route_carries_its_credentials_token_to_its_upstream() {
+/// Two fakes and a proxy with [`ROUTES`] whose credentials both hold tokens.
+async fn start_two() -> (FakeZoho, FakeZoho, Running) {
     let (a, b) = (
         FakeZoho::start().await.unwrap(),
         FakeZoho::start().await.unwrap(),
@@ -78,6 +78,12 @@ async fn each_route_carries_its_credentials_token_to_its_upstream() {
         .await
         .unwrap();
     until_ready(&running).await;
+    (a, b, running)
+}
+
+#[tokio::test]
+async fn each_route_carries_its_credentials_token_to_its_upstream() {
+    let (a, b, running) = start_two().await;
 
     let (status, body) = get(&running, "/crm/v8/Leads?fields=Last_Name").await;
     assert_eq!(status, 200, "{body}");
@@ -207,14 +213,7 @@ async fn a_reload_keeps_or_renews_exactly_what_changed() {
 
 #[tokio::test]
 async fn one_credentials_cool_down_never_slows_another() {
-    let (a, b) = (
-        FakeZoho::start().await.unwrap(),
-        FakeZoho::start().await.unwrap(),
-    );
-    let running = server::start(Arc::new(two_credentials(&a, &b, "", ROUTES)))
-        .await
-        .unwrap();
-    until_ready(&running).await;
+    let (a, b, running) = start_two().await;
     // prod's org is out of requests for 4 s.
     a.script_api(
         ApiReply::status(

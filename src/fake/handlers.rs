@@ -16,6 +16,16 @@ use super::{
 use crate::body::{boxed, full, ProxyBody};
 
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
+    if req.version() == http::Version::HTTP_2 && req.headers().contains_key(header::HOST) {
+        // As nginx does: over HTTP/2 the host is `:authority`; a `host`
+        // header next to it is refused.
+        return text_response(
+            400,
+            "text/html",
+            "<html><body><h1>400 Bad Request</h1>client sent duplicate host header</body></html>"
+                .into(),
+        );
+    }
     if req.uri().path() == "/oauth/v2/token" {
         return token_endpoint(state, req).await;
     }

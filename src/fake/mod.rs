@@ -159,8 +159,23 @@ pub struct FakeZoho {
 impl FakeZoho {
     /// Starts on `127.0.0.1:0`, speaking HTTP/1.1 and HTTP/2 over TLS.
     pub async fn start() -> Result<FakeZoho, TlsError> {
+        Self::start_speaking(false).await
+    }
+
+    /// Starts on `127.0.0.1:0`, offering only HTTP/2 in ALPN and speaking
+    /// nothing else, as some front ends (nginx with `http2 on` only) do.
+    pub async fn start_h2_only() -> Result<FakeZoho, TlsError> {
+        Self::start_speaking(true).await
+    }
+
+    async fn start_speaking(h2_only: bool) -> Result<FakeZoho, TlsError> {
         let ca = TestCa::generate()?;
-        let tls = Arc::new(ca.server_config(&[b"h2", b"http/1.1"])?);
+        let alpn: &[&[u8]] = if h2_only {
+            &[b"h2"]
+        } else {
+            &[b"h2", b"http/1.1"]
+        };
+        let tls = Arc::new(ca.server_config(alpn)?);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| TlsError::Setup(e.to_string()))?;
@@ -186,6 +201,7 @@ impl FakeZoho {
             TlsAcceptor::from(tls),
             state.clone(),
             stopped,
+            h2_only,
         ));
         Ok(FakeZoho {
             addr,
@@ -292,6 +308,7 @@ async fn accept_loop(
     tls: TlsAcceptor,
     state: Arc<State>,
     mut stopped: watch::Receiver<bool>,
+    h2_only: bool,
 ) {
     loop {
         let (tcp, _) = tokio::select! {
@@ -311,7 +328,11 @@ async fn accept_loop(
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(handlers::handle(&state, req).await) }
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            if h2_only {
+                builder = builder.http2_only();
+            }
+            let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

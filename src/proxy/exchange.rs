@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -225,12 +225,13 @@ fn build_request(
     let uri: Uri = target
         .parse()
         .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
-    let host = uri
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        .ok_or_else(|| ProxyError::Internal(format!("upstream URL {base} has no host")))?;
+    if uri.authority().is_none() {
+        return Err(ProxyError::Internal(format!(
+            "upstream URL {base} has no host"
+        )));
+    }
     let mut headers = call.parts.headers.clone();
-    headers::for_upstream(&mut headers, host, token.expose(), &call.route.headers)
+    headers::for_upstream(&mut headers, token.expose(), &call.route.headers)
         .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
     let body = body
         .take()

@@ -38,6 +38,7 @@ pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod dc;
+pub mod deadline;
 pub mod error;
 pub mod fake;
 pub mod limit;

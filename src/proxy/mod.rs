@@ -200,7 +200,9 @@ impl Proxy {
         outcome.route = Some(route.name.clone());
 
         let (parts, body) = req.into_parts();
-        let mut body = RequestBody::read(body, config.server.replay_buffer, &active.replay).await?;
+        let server = &config.server;
+        let mut body =
+            RequestBody::read(body, server.replay_buffer, &active.replay, server.pace).await?;
         let token = active.tokens.token().await?;
         check_granted(&token, &decision, &parts.method, &path)?;
         let call = Call {

@@ -32,6 +32,7 @@
 //! assert_eq!(read_only.missing(&needs.scopes).len(), 1);
 //! ```
 
+pub mod accept;
 pub mod body;
 pub mod canon;
 pub mod catalog;

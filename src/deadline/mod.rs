@@ -3,9 +3,9 @@
 //!
 //! One rule, [`Pace`], for every direction: while the side that should move
 //! bytes keeps the proxy waiting, it must not go `idle` long with no byte at
-//! all, and once it has kept the proxy waiting for `grace` in total, it must
-//! have moved at least `min_rate` bytes per second of that waiting (as
-//! Kestrel's `MinRequestBodyDataRate`: one byte a second is not progress).
+//! all, and after a `grace` it must move at least `min_rate` bytes per
+//! second of that waiting (as Kestrel's `MinRequestBodyDataRate`: one byte a
+//! second is not progress). See [`Meter`] for the exact accounting.
 //! Only time spent *waiting on that side* counts: a body the proxy does not
 //! poll (Zoho applying backpressure, a queue for a slot) is not at fault.
 //!
@@ -61,12 +61,20 @@ pub enum Stalled {
 }
 
 /// The progress of one direction, on the clock of time spent waiting for it.
+///
+/// The rate rule is a credit of waiting time: it starts at `grace`, every
+/// moment spent waiting uses it up, every byte moved earns `1 / min_rate`
+/// seconds back, and it never banks more than `max(grace, idle)`, so a fast
+/// burst cannot buy a long trickle afterwards. Waiting with no credit left
+/// breaks the pace.
 #[derive(Debug)]
 pub struct Meter {
     pace: Pace,
     bytes: u64,
     /// Waiting time of the stretches that ended.
     waited: Duration,
+    /// Credit at the start of the current wait (or now, if not waiting).
+    credit: Duration,
     /// When the current wait started.
     since: Option<Instant>,
 }
@@ -77,8 +85,13 @@ impl Meter {
             pace,
             bytes: 0,
             waited: Duration::ZERO,
+            credit: pace.grace,
             since: None,
         }
+    }
+
+    fn cap(&self) -> Duration {
+        self.pace.grace.max(self.pace.idle)
     }
 
     /// Nothing could move: a wait starts, unless one is under way.
@@ -93,7 +106,13 @@ impl Meter {
         }
         self.bytes += n as u64;
         if let Some(since) = self.since.take() {
-            self.waited += now.saturating_duration_since(since);
+            let stretch = now.saturating_duration_since(since);
+            self.waited += stretch;
+            self.credit = self.credit.saturating_sub(stretch);
+        }
+        if self.pace.min_rate > 0 {
+            let earned = Duration::from_secs_f64(n as f64 / self.pace.min_rate as f64);
+            self.credit = (self.credit + earned).min(self.cap());
         }
     }
 
@@ -101,14 +120,10 @@ impl Meter {
     /// when not waiting.
     pub fn deadline(&self) -> Option<Instant> {
         let since = self.since?;
-        let idle = since + self.pace.idle;
         if self.pace.min_rate == 0 {
-            return Some(idle);
+            return Some(since + self.pace.idle);
         }
-        // Waiting in all must stay under max(grace, bytes / rate).
-        let earned = Duration::from_secs_f64(self.bytes as f64 / self.pace.min_rate as f64);
-        let allowed = self.pace.grace.max(earned).saturating_sub(self.waited);
-        Some(idle.min(since + allowed))
+        Some(since + self.pace.idle.min(self.credit))
     }
 
     /// Whether the current wait, at `now`, broke the pace.
@@ -120,14 +135,14 @@ impl Meter {
         if stretch >= self.pace.idle {
             return Err(Stalled::Idle(stretch));
         }
-        match self.deadline() {
-            Some(d) if now >= d => Err(Stalled::TooSlow {
+        if self.pace.min_rate > 0 && stretch >= self.credit {
+            return Err(Stalled::TooSlow {
                 bytes: self.bytes,
                 waited: self.waited + stretch,
                 min_rate: self.pace.min_rate,
-            }),
-            _ => Ok(()),
+            });
         }
+        Ok(())
     }
 }
 

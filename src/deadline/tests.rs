@@ -55,16 +55,21 @@ fn the_deadline_is_the_idle_limit_or_what_the_bytes_earned() {
     assert_eq!(m.deadline(), None, "not waiting");
     m.waiting(t0);
     assert_eq!(m.deadline(), Some(t0 + PACE.grace), "grace first");
-    // 10 KiB earn 10 s of waiting, after 1 s spent.
+    // 1 s of the 5 s credit used, then 10 KiB earn 10 s more.
     m.moved(10 * 1024, t0 + Duration::from_secs(1));
     let t1 = t0 + Duration::from_secs(2);
     m.waiting(t1);
-    assert_eq!(m.deadline(), Some(t1 + Duration::from_secs(9)));
-    assert!(m.check(t1 + Duration::from_secs(8)).is_ok());
+    assert_eq!(m.deadline(), Some(t1 + Duration::from_secs(14)));
+    assert!(m.check(t1 + Duration::from_secs(13)).is_ok());
     assert!(matches!(
-        m.check(t1 + Duration::from_secs(9)),
+        m.check(t1 + Duration::from_secs(14)),
         Err(Stalled::TooSlow { bytes: 10240, .. })
     ));
+    // A burst banks no more than the idle timeout's worth.
+    m.moved(100 << 20, t1 + Duration::from_secs(1));
+    let t2 = t1 + Duration::from_secs(1);
+    m.waiting(t2);
+    assert_eq!(m.deadline(), Some(t2 + PACE.idle));
     // With no rate rule, only the idle limit.
     let mut m = Meter::new(Pace {
         min_rate: 0,
@@ -86,7 +91,33 @@ async fn a_trickle_of_a_byte_a_second_is_cut_when_the_grace_ends() {
     });
     let (why, at) = drain(body).await.unwrap_err();
     assert!(matches!(why, Stalled::TooSlow { .. }), "{why}");
-    assert_eq!(at - start, PACE.grace);
+    // The grace, plus the millisecond each byte earned.
+    let took = at - start;
+    assert!(
+        took >= PACE.grace && took < PACE.grace + Duration::from_millis(10),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_burst_does_not_buy_a_long_trickle() {
+    let (tx, body) = fed(PACE);
+    let start = Instant::now();
+    tokio::spawn(async move {
+        tx.send(Bytes::from(vec![0u8; 2 << 20])).await.unwrap();
+        while tx.send(Bytes::from_static(b"x")).await.is_ok() {
+            sleep(Duration::from_secs(1)).await;
+        }
+    });
+    let (why, at) = drain(body).await.unwrap_err();
+    assert!(matches!(why, Stalled::TooSlow { .. }), "{why}");
+    // The burst banked the idle timeout's worth (30 s); each 1-byte
+    // second then earns back only a millisecond.
+    assert!(
+        at - start > PACE.idle && at - start < PACE.idle + Duration::from_secs(1),
+        "{:?}",
+        at - start
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -155,8 +186,9 @@ async fn writes_to_a_peer_that_stops_reading_fail_after_the_pace() {
     });
     let err = io.write_all(&vec![0u8; 1 << 20]).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
-    // 12 KiB moved earn 12 s of waiting.
-    assert_eq!(Instant::now() - start, Duration::from_secs(12));
+    // 12 KiB moved (4 KiB buffered, 8 KiB read) earn 12 s on top of the
+    // 5 s grace.
+    assert_eq!(Instant::now() - start, Duration::from_secs(17));
 }
 
 #[tokio::test(start_paused = true)]

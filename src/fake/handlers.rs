@@ -207,9 +207,13 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
             status,
             headers,
             body,
+            stall_at,
         }) = response
         {
-            let mut resp = text_response(status, "application/json;charset=UTF-8", body);
+            let mut resp = match stall_at {
+                None => text_response(status, "application/json;charset=UTF-8", body),
+                Some(declared) => stalling(status, body, declared),
+            };
             for (k, v) in headers {
                 if let (Ok(k), Ok(v)) = (
                     header::HeaderName::from_bytes(k.as_bytes()),
@@ -251,6 +255,33 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
             "echo": {"method": recorded.method, "path": recorded.path, "query": recorded.query, "body_bytes": body_len},
         }),
     )
+}
+
+/// `head`, then nothing, under a head that promises `declared` bytes.
+fn stalling(status: u16, head: String, declared: u64) -> Response<ProxyBody> {
+    let mut resp = Response::new(boxed(Stalling(Some(Bytes::from(head)))));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, header::HeaderValue::from(declared));
+    resp
+}
+
+/// Yields its one chunk, then is pending for ever.
+struct Stalling(Option<Bytes>);
+
+impl http_body::Body for Stalling {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(head) => std::task::Poll::Ready(Some(Ok(Frame::data(head)))),
+            None => std::task::Poll::Pending,
+        }
+    }
 }
 
 /// A streamed body of `n` bytes, generated chunk by chunk.

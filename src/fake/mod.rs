@@ -66,6 +66,9 @@ pub struct Canned {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// `Some(n)`: declare `Content-Length: n`, send `body`, then nothing more
+    /// (a stalled upstream); the connection stays open.
+    pub stall_at: Option<u64>,
 }
 
 impl ApiReply {
@@ -76,8 +79,19 @@ impl ApiReply {
                 status,
                 headers: vec![],
                 body: body.into(),
+                stall_at: None,
             }),
         }
+    }
+
+    /// A 200 whose head says `declared` bytes follow, of which only `sent`
+    /// arrive; then the answer stalls for good.
+    pub fn stall_after(sent: usize, declared: u64) -> Self {
+        let mut reply = Self::status(200, "z".repeat(sent));
+        if let Some(canned) = &mut reply.response {
+            canned.stall_at = Some(declared);
+        }
+        reply
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {

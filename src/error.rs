@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::body::{full, ProxyBody};
 use crate::canon::PathError;
+use crate::deadline::Stalled;
 use crate::token::TokenError;
 use crate::upstream::SendError;
 
@@ -71,6 +72,14 @@ pub enum ProxyError {
     RateLimited(crate::limit::Shed),
     #[error("reading the request body failed: {0}")]
     ClientBody(String),
+    /// The client's body stalled or crawled: nothing (more) goes to Zoho.
+    #[error("the request body came too slowly ({0}); it was not sent to Zoho, or its sending was aborted")]
+    ClientBodyTimeout(Stalled),
+    /// Zoho's answer stopped arriving before the proxy had all of it.
+    #[error("Zoho's answer stopped arriving after its head ({0})")]
+    UpstreamBodyTimeout(Stalled),
+    #[error("reading Zoho's answer failed after its head: {0}")]
+    UpstreamBody(String),
     /// Zoho's token-minting limit: 503, try again later.
     #[error("no usable Zoho access token yet: {0}")]
     TokenUnavailable(TokenError),
@@ -114,12 +123,15 @@ impl ProxyError {
             | ProxyError::ScopeNotAllowed { .. }
             | ProxyError::ScopeUnknown { .. }
             | ProxyError::ScopeNotGranted { .. }
-            | ProxyError::ClientBody(_) => Side::Client,
+            | ProxyError::ClientBody(_)
+            | ProxyError::ClientBodyTimeout(_) => Side::Client,
             ProxyError::RateLimited(_)
             | ProxyError::TokenUnavailable(_)
             | ProxyError::Accounts(_)
             | ProxyError::TokenRejected { .. }
-            | ProxyError::Upstream(_) => Side::Upstream,
+            | ProxyError::Upstream(_)
+            | ProxyError::UpstreamBodyTimeout(_)
+            | ProxyError::UpstreamBody(_) => Side::Upstream,
             ProxyError::Internal(_) => Side::Internal,
         }
     }
@@ -129,6 +141,9 @@ impl ProxyError {
             ProxyError::AbsoluteForm(_) | ProxyError::BadPath(_) | ProxyError::ClientBody(_) => {
                 StatusCode::BAD_REQUEST
             }
+            ProxyError::ClientBodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::UpstreamBodyTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::UpstreamBody(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Connect => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
@@ -156,6 +171,9 @@ impl ProxyError {
             ProxyError::ScopeUnknown { .. } => "SCOPE_UNKNOWN",
             ProxyError::ScopeNotGranted { .. } => "SCOPE_NOT_GRANTED",
             ProxyError::ClientBody(_) => "BAD_REQUEST_BODY",
+            ProxyError::ClientBodyTimeout(_) => "REQUEST_BODY_TIMEOUT",
+            ProxyError::UpstreamBodyTimeout(_) => "UPSTREAM_BODY_TIMEOUT",
+            ProxyError::UpstreamBody(_) => "UPSTREAM_BODY_FAILED",
             ProxyError::RateLimited(_) => "RATE_LIMITED",
             ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
             ProxyError::Accounts(TokenError::TimedOut { .. }) => "ACCOUNTS_TIMEOUT",

@@ -32,6 +32,7 @@
 //! assert_eq!(read_only.missing(&needs.scopes).len(), 1);
 //! ```
 
+pub mod accept;
 pub mod body;
 pub mod canon;
 pub mod catalog;
@@ -39,6 +40,7 @@ pub mod commands;
 pub mod config;
 pub mod credential;
 pub mod dc;
+pub mod deadline;
 pub mod error;
 pub mod fake;
 pub mod limit;

@@ -151,17 +151,22 @@ struct Shutdown {
     int: tokio::signal::unix::Signal,
 }
 
+/// SIGHUP, registered first thing in `run`: its default action kills the
+/// process, so one sent while the config loads or the listeners bind must
+/// already be caught. A SIGHUP caught before the proxy is up reloads once it is.
+#[cfg(unix)]
+fn register_sighup() -> anyhow::Result<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    signal(SignalKind::hangup()).context("registering SIGHUP")
+}
+
 /// SIGHUP: reload the config.
 #[cfg(unix)]
-async fn reload_on_sighup(proxy: Arc<zoho_proxy::proxy::Proxy>, path: PathBuf) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload by editing the file instead");
-            return;
-        }
-    };
+async fn reload_on_sighup(
+    mut hup: tokio::signal::unix::Signal,
+    proxy: Arc<zoho_proxy::proxy::Proxy>,
+    path: PathBuf,
+) {
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the config");
         zoho_proxy::reload::reload_and_log(&proxy, &path);
@@ -196,17 +201,27 @@ impl Shutdown {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Signal handlers before anything else (even logging): until they are
+    // installed, SIGHUP, SIGTERM and SIGINT kill the process outright.
+    let serving = matches!(cli.command, Command::Run { .. } | Command::Demo { .. });
+    let shutdown = serving.then(Shutdown::register).transpose()?;
+    #[cfg(unix)]
+    let hup = matches!(cli.command, Command::Run { .. })
+        .then(register_sighup)
+        .transpose()?;
     init_logging(cli.log_format);
     match cli.command {
         Command::Run {
             config: path,
             watch_interval,
         } => {
-            let shutdown = Shutdown::register()?;
+            let shutdown = shutdown.context("signal handlers")?;
             let config = Arc::new(config::load(&path)?);
             let running = server::start(config).await?;
             #[cfg(unix)]
-            tokio::spawn(reload_on_sighup(running.proxy.clone(), path.clone()));
+            if let Some(hup) = hup {
+                tokio::spawn(reload_on_sighup(hup, running.proxy.clone(), path.clone()));
+            }
             if !watch_interval.is_zero() {
                 running.watch_config(path, watch_interval);
             }
@@ -248,7 +263,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Demo { listen } => {
-            let shutdown = Shutdown::register()?;
+            let shutdown = shutdown.context("signal handlers")?;
             let demo = commands::start_demo(listen)
                 .await
                 .map_err(anyhow::Error::msg)

@@ -20,14 +20,24 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::accept::Acceptor;
 use crate::body::{full, ProxyBody};
 use crate::config::Config;
 use crate::credential::Refresh;
+use crate::deadline::io::PacedIo;
+use crate::deadline::Pace;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// hyper's per-connection read buffer limit (so the longest request head):
+/// 64 KiB rather than hyper's ~400 KiB, for a memory bound per connection.
+const MAX_BUF_SIZE: usize = 64 * 1024;
+
+/// The admin listener's connection cap: probes and scrapes, not traffic.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -107,7 +117,11 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         })?;
     let proxy = build_proxy(config.clone(), Refresh::Background)?;
     let (stop, stopped) = watch::channel(false);
-    let grace = config.server.shutdown_grace;
+    let rules = ConnectionRules {
+        max_connections: config.server.max_connections,
+        pace: config.server.pace,
+        grace: config.server.shutdown_grace,
+    };
 
     let task = tokio::spawn({
         let proxy = proxy.clone();
@@ -116,13 +130,17 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
                 admin_listener,
                 admin_handler(proxy.clone()),
                 signalled(stopped.clone()),
-                grace,
+                ConnectionRules {
+                    max_connections: ADMIN_MAX_CONNECTIONS,
+                    ..rules
+                },
+                "admin",
             ));
             let handler = move |req| {
                 let proxy = proxy.clone();
                 async move { proxy.handle(req).await }
             };
-            serve(proxy_listener, handler, signalled(stopped), grace).await;
+            serve(proxy_listener, handler, signalled(stopped), rules, "proxy").await;
             let _ = admin.await;
             tracing::info!("stopped");
         }
@@ -142,55 +160,62 @@ async fn signalled(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// How a listener treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionRules {
+    /// Served at once; past it, accepting waits.
+    pub max_connections: usize,
+    /// Writes to the client must keep to this, or the connection is dropped.
+    pub pace: Pace,
+    pub grace: Duration,
+}
+
 /// Accepts HTTP/1.1 connections and serves them with `handler` until
 /// `shutdown`, then drains in-flight requests for at most `grace`.
 pub async fn serve<F, Fut>(
     listener: TcpListener,
     handler: F,
     shutdown: impl Future<Output = ()>,
-    grace: Duration,
+    rules: ConnectionRules,
+    what: &'static str,
 ) where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
+    let mut acceptor = Acceptor::new(listener, rules.max_connections, what);
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off briefly.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(req).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                });
-            }
+        let (stream, peer, slot) = tokio::select! {
+            next = acceptor.accept() => match next {
+                Some(next) => next,
+                None => break,
+            },
             _ = &mut shutdown => break,
-        }
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let service = service_fn(move |req| {
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handler(req).await) }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_BUF_SIZE)
+            .serve_connection(TokioIo::new(PacedIo::new(stream, rules.pace)), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
     }
-    drop(listener);
+    acceptor.close();
     tokio::select! {
         _ = graceful.shutdown() => tracing::debug!("all connections drained"),
-        _ = tokio::time::sleep(grace) => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; dropping remaining connections"),
+        _ = tokio::time::sleep(rules.grace) => tracing::warn!(grace_secs = rules.grace.as_secs(), "grace period over; dropping remaining connections"),
     }
 }
 

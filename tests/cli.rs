@@ -348,3 +348,66 @@ async fn json_logs_have_one_line_per_request_with_its_id() {
         "{post}"
     );
 }
+
+/// A SIGHUP that arrives while the proxy starts (here: while it reads its
+/// client secret from a FIFO, so the moment is certain) must not kill it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_during_start_up_does_not_kill_the_process() {
+    use common::binary::{temp_dir, Binary};
+    let fake = FakeZoho::start().await.unwrap();
+    let dir = temp_dir("sighup-start");
+    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+    let fifo = dir.join("secret.fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let config = fake
+        .proxy_config("127.0.0.1:0", "", "ca_file = \"ca.pem\"", common::ALLOW_ALL)
+        .replacen(
+            &format!("client_secret = \"{}\"", zoho_proxy::fake::CLIENT_SECRET),
+            "client_secret = { file = \"secret.fifo\" }",
+            1,
+        );
+    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let mut proxy = Binary::spawn(&dir, None);
+    // Opening the FIFO for writing returns once the proxy opened it to read:
+    // it is loading its config, past start-up's first steps.
+    let writer = tokio::task::spawn_blocking({
+        let fifo = fifo.clone();
+        move || std::fs::OpenOptions::new().write(true).open(fifo).unwrap()
+    })
+    .await
+    .unwrap();
+    proxy.signal("HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(proxy.exited().is_none(), "SIGHUP killed the starting proxy");
+    // The caught SIGHUP reloads once the proxy is up: that reload reads a
+    // plain file (the proxy already holds the FIFO open).
+    std::fs::write(dir.join("secret.tmp"), zoho_proxy::fake::CLIENT_SECRET).unwrap();
+    std::fs::rename(dir.join("secret.tmp"), &fifo).unwrap();
+    {
+        use std::io::Write;
+        let mut writer = writer;
+        writer
+            .write_all(zoho_proxy::fake::CLIENT_SECRET.as_bytes())
+            .unwrap();
+    }
+    let addr = proxy.addr().await;
+    while fake.token_requests() == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let mut status = 0;
+    for _ in 0..100 {
+        status = common::raw_request(addr, head).await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200);
+    assert_eq!(proxy.stop().await.code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -336,3 +336,30 @@ async fn kept_bodies_share_one_memory_budget_and_past_it_stream_unreplayed() {
         2
     );
 }
+
+#[tokio::test]
+async fn past_max_connections_accepting_waits_until_one_closes() {
+    use tokio::io::AsyncWriteExt;
+    let h = harness("max_connections = 2", "").await;
+    // Two connections with unfinished heads take both slots.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+        s.write_all(b"GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let addr = h.addr;
+    let mut third = tokio::spawn(async move { common::raw_request(addr, head).await.0 });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut third)
+            .await
+            .is_err(),
+        "a third connection was served past the cap"
+    );
+    drop(held);
+    assert_eq!(third.await.unwrap(), 200, "served once a slot was free");
+}

@@ -56,6 +56,7 @@ fn canned(status: u16, body: &str) -> Canned {
         status,
         headers: vec![],
         body: body.to_owned(),
+        stall_at: None,
     }
 }
 

@@ -21,6 +21,7 @@ use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
 use crate::dc::{DataCenter, Upstream};
+use crate::deadline::Pace;
 use crate::limit::{Limit, LimitSpec};
 use crate::retry::RetryPolicy;
 use crate::route::pattern::PathPattern;
@@ -88,7 +89,17 @@ pub struct ServerConfig {
     /// without being kept (and so are never replayed).
     pub replay_memory: usize,
     pub shutdown_grace: Duration,
+    /// How fast bodies must move, both ways, on both sides.
+    pub pace: Pace,
+    /// Zoho's answers up to this size are read whole before the concurrency
+    /// slot is released; larger ones keep it while they stream.
+    pub response_buffer: usize,
+    /// Client connections served at once; past it, accepting waits.
+    pub max_connections: usize,
 }
+
+/// `[server] max_connections` by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
@@ -479,6 +490,51 @@ impl Compiler<'_> {
             replay_buffer,
             replay_memory,
             shutdown_grace: self.duration(&raw.shutdown_grace, Duration::from_secs(30))?,
+            pace: self.pace(raw)?,
+            response_buffer: match &raw.response_buffer {
+                None => 256 << 10,
+                Some(s) => {
+                    let n = units::parse_size(s.get_ref()).map_err(|m| self.at(s, m))?;
+                    usize::try_from(n)
+                        .ok()
+                        .filter(|n| *n <= 16 << 20)
+                        .ok_or_else(|| self.at(s, "response_buffer is at most 16MiB"))?
+                }
+            },
+            max_connections: match &raw.max_connections {
+                None => DEFAULT_MAX_CONNECTIONS,
+                Some(s) if (1..=1_000_000).contains(s.get_ref()) => *s.get_ref() as usize,
+                Some(s) => return Err(self.at(s, "max_connections is between 1 and 1000000")),
+            },
+        })
+    }
+
+    /// `body_idle_timeout`, `min_data_rate`, `min_rate_grace`.
+    fn pace(&self, raw: &raw::RawServer) -> Result<Pace, ConfigError> {
+        let d = Pace::default();
+        let idle = self.duration(&raw.body_idle_timeout, d.idle)?;
+        if let Some(s) = raw.body_idle_timeout.as_ref().filter(|_| idle.is_zero()) {
+            return Err(self.at(s, "body_idle_timeout must be longer than 0s"));
+        }
+        let min_rate = match &raw.min_data_rate {
+            None => d.min_rate,
+            Some(s) => {
+                let text = s.get_ref().trim();
+                let size = text.strip_suffix("/s").unwrap_or(text);
+                units::parse_size(size).map_err(|m| {
+                    self.at(
+                        s,
+                        format!(
+                            "min_data_rate: {m}; a size per second, e.g. \"1KiB\" (\"0\": off)"
+                        ),
+                    )
+                })?
+            }
+        };
+        Ok(Pace {
+            idle,
+            min_rate,
+            grace: self.duration(&raw.min_rate_grace, d.grace)?,
         })
     }
 

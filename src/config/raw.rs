@@ -37,6 +37,14 @@ pub struct RawServer {
     pub replay_buffer: Option<Spanned<String>>,
     pub replay_memory: Option<Spanned<String>>,
     pub shutdown_grace: Option<Spanned<String>>,
+    /// Longest wait with no byte moving, in any direction.
+    pub body_idle_timeout: Option<Spanned<String>>,
+    /// A size per second (`"1KiB"`, `"1KiB/s"`); `"0"` turns the rate rule off.
+    pub min_data_rate: Option<Spanned<String>>,
+    pub min_rate_grace: Option<Spanned<String>>,
+    /// Answers up to this size are read from Zoho before the slot is released.
+    pub response_buffer: Option<Spanned<String>>,
+    pub max_connections: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

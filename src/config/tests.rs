@@ -474,3 +474,49 @@ fn strip_prefix_must_be_a_literal_leading_part_of_the_path() {
         );
     }
 }
+
+#[test]
+fn deadlines_buffers_and_the_connection_cap_have_defaults_and_checked_values() {
+    let c = compile_str(ZOHO).unwrap();
+    assert_eq!(
+        c.server.pace,
+        Pace {
+            idle: Duration::from_secs(30),
+            min_rate: 1024,
+            grace: Duration::from_secs(5),
+        }
+    );
+    assert_eq!(c.server.response_buffer, 256 << 10);
+    assert_eq!(c.server.max_connections, 4096);
+    let c = compile_str(&format!(
+        "{ZOHO}\n[server]\nbody_idle_timeout = \"1s\"\nmin_data_rate = \"2KiB/s\"\n\
+         min_rate_grace = \"500ms\"\nresponse_buffer = \"64KiB\"\nmax_connections = 10\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.server.pace,
+        Pace {
+            idle: Duration::from_secs(1),
+            min_rate: 2048,
+            grace: Duration::from_millis(500),
+        }
+    );
+    assert_eq!(
+        (c.server.response_buffer, c.server.max_connections),
+        (64 << 10, 10)
+    );
+    let off = compile_str(&format!("{ZOHO}\n[server]\nmin_data_rate = \"0\"\n")).unwrap();
+    assert_eq!(off.server.pace.min_rate, 0);
+    for (line, wanted) in [
+        ("body_idle_timeout = \"0s\"", "longer than 0s"),
+        ("min_data_rate = \"fast\"", "min_data_rate"),
+        ("response_buffer = \"1GiB\"", "at most 16MiB"),
+        ("max_connections = 0", "between 1 and 1000000"),
+    ] {
+        let e = err(&format!("{ZOHO}\n[server]\n{line}\n"));
+        assert!(
+            e.contains(wanted) && e.contains("test.toml:8:"),
+            "{line}: {e}"
+        );
+    }
+}

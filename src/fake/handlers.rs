@@ -16,6 +16,16 @@ use super::{
 use crate::body::{boxed, full, ProxyBody};
 
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
+    if req.version() == http::Version::HTTP_2 && req.headers().contains_key(header::HOST) {
+        // As nginx does: over HTTP/2 the host is `:authority`; a `host`
+        // header next to it is refused.
+        return text_response(
+            400,
+            "text/html",
+            "<html><body><h1>400 Bad Request</h1>client sent duplicate host header</body></html>"
+                .into(),
+        );
+    }
     if req.uri().path() == "/oauth/v2/token" {
         return token_endpoint(state, req).await;
     }
@@ -236,7 +246,10 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
 }
 
 fn canned_response(canned: Canned) -> Response<ProxyBody> {
-    let mut resp = text_response(canned.status, "application/json;charset=UTF-8", canned.body);
+    let mut resp = match canned.stall_at {
+        None => text_response(canned.status, "application/json;charset=UTF-8", canned.body),
+        Some(declared) => stalling(canned.status, canned.body, declared),
+    };
     for (k, v) in canned.headers {
         if let (Ok(k), Ok(v)) = (
             header::HeaderName::from_bytes(k.as_bytes()),
@@ -270,6 +283,33 @@ pub fn invalid_token_answer(path: &str) -> serde_json::Value {
         }
         _ => {
             json!({"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"})
+        }
+    }
+}
+
+/// `head`, then nothing, under a head that promises `declared` bytes.
+fn stalling(status: u16, head: String, declared: u64) -> Response<ProxyBody> {
+    let mut resp = Response::new(boxed(Stalling(Some(Bytes::from(head)))));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, header::HeaderValue::from(declared));
+    resp
+}
+
+/// Yields its one chunk, then is pending for ever.
+struct Stalling(Option<Bytes>);
+
+impl http_body::Body for Stalling {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(head) => std::task::Poll::Ready(Some(Ok(Frame::data(head)))),
+            None => std::task::Poll::Pending,
         }
     }
 }

@@ -69,6 +69,9 @@ pub struct Canned {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// `Some(n)`: declare `Content-Length: n`, send `body`, then nothing more
+    /// (a stalled upstream); the connection stays open.
+    pub stall_at: Option<u64>,
 }
 
 impl ApiReply {
@@ -79,8 +82,19 @@ impl ApiReply {
                 status,
                 headers: vec![],
                 body: body.into(),
+                stall_at: None,
             }),
         }
+    }
+
+    /// A 200 whose head says `declared` bytes follow, of which only `sent`
+    /// arrive; then the answer stalls for good.
+    pub fn stall_after(sent: usize, declared: u64) -> Self {
+        let mut reply = Self::status(200, "z".repeat(sent));
+        if let Some(canned) = &mut reply.response {
+            canned.stall_at = Some(declared);
+        }
+        reply
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -167,8 +181,23 @@ pub struct FakeZoho {
 impl FakeZoho {
     /// Starts on `127.0.0.1:0`, speaking HTTP/1.1 and HTTP/2 over TLS.
     pub async fn start() -> Result<FakeZoho, TlsError> {
+        Self::start_speaking(false).await
+    }
+
+    /// Starts on `127.0.0.1:0`, offering only HTTP/2 in ALPN and speaking
+    /// nothing else, as some front ends (nginx with `http2 on` only) do.
+    pub async fn start_h2_only() -> Result<FakeZoho, TlsError> {
+        Self::start_speaking(true).await
+    }
+
+    async fn start_speaking(h2_only: bool) -> Result<FakeZoho, TlsError> {
         let ca = TestCa::generate()?;
-        let tls = Arc::new(ca.server_config(&[b"h2", b"http/1.1"])?);
+        let alpn: &[&[u8]] = if h2_only {
+            &[b"h2"]
+        } else {
+            &[b"h2", b"http/1.1"]
+        };
+        let tls = Arc::new(ca.server_config(alpn)?);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| TlsError::Setup(e.to_string()))?;
@@ -195,6 +224,7 @@ impl FakeZoho {
             TlsAcceptor::from(tls),
             state.clone(),
             stopped,
+            h2_only,
         ));
         Ok(FakeZoho {
             addr,
@@ -318,6 +348,7 @@ async fn accept_loop(
     tls: TlsAcceptor,
     state: Arc<State>,
     mut stopped: watch::Receiver<bool>,
+    h2_only: bool,
 ) {
     loop {
         let (tcp, _) = tokio::select! {
@@ -337,7 +368,11 @@ async fn accept_loop(
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(handlers::handle(&state, req).await) }
             });
-            let _ = auto::Builder::new(TokioExecutor::new())
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            if h2_only {
+                builder = builder.http2_only();
+            }
+            let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

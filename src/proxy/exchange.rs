@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -23,7 +23,9 @@ use tokio::time::Instant;
 
 use super::{headers, Call, Outcome, Proxy};
 use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
+use crate::deadline::{stalled, Pace, Paced, Stalled, Tripped};
 use crate::error::ProxyError;
+use crate::limit::Permit;
 use crate::retry::{self, Attempt, Next, Progress};
 use crate::token::rejection::{dead_token_code, Product};
 use crate::token::AccessToken;
@@ -39,17 +41,26 @@ pub(super) enum RequestBody {
         bytes: Bytes,
         _reserved: Option<OwnedSemaphorePermit>,
     },
-    Streaming(Option<ProxyBody>),
+    Streaming {
+        body: Option<ProxyBody>,
+        /// Set if the client's body broke the pace while it streamed.
+        tripped: Tripped,
+    },
 }
 
 impl RequestBody {
     /// Keeps the body if it fits in `limit` and in what is left of the
     /// shared `budget` (bytes); otherwise it streams and is never replayed.
+    /// Either way the client must keep to `pace`: a kept body that stalls is
+    /// 408 before anything is sent; a streamed one aborts its upstream call.
     pub(super) async fn read(
         body: Incoming,
         limit: usize,
         budget: &Arc<Semaphore>,
+        pace: Pace,
     ) -> Result<Self, ProxyError> {
+        let body = Paced::new(body, pace);
+        let tripped = body.tripped();
         // Reserve what the body can take at most: its declared length, else the limit.
         // (Nothing for a body declared too long to keep: it streams anyway.)
         let hint = body.size_hint();
@@ -80,8 +91,14 @@ impl RequestBody {
                     _reserved: reserved,
                 })
             }
-            Ok(partial) => Ok(RequestBody::Streaming(Some(partial.into_body()))),
-            Err(e) => Err(ProxyError::ClientBody(e.to_string())),
+            Ok(partial) => Ok(RequestBody::Streaming {
+                body: Some(partial.into_body()),
+                tripped,
+            }),
+            Err(e) => Err(match stalled(&*e) {
+                Some(s) => ProxyError::ClientBodyTimeout(s.clone()),
+                None => ProxyError::ClientBody(e.to_string()),
+            }),
         }
     }
 
@@ -89,7 +106,15 @@ impl RequestBody {
     fn take(&mut self) -> Option<ProxyBody> {
         match self {
             RequestBody::Replayable { bytes, .. } => Some(full(bytes.clone())),
-            RequestBody::Streaming(stream) => stream.take(),
+            RequestBody::Streaming { body, .. } => body.take(),
+        }
+    }
+
+    /// How the client's streamed body broke the pace, if it did.
+    fn stalled(&self) -> Option<&Stalled> {
+        match self {
+            RequestBody::Replayable { .. } => None,
+            RequestBody::Streaming { tripped, .. } => tripped.get(),
         }
     }
 
@@ -138,8 +163,14 @@ impl Proxy {
                 .await;
             self.metrics.upstream(&call.route.name, sending.elapsed());
             outcome.upstream += sending.elapsed();
+            if let (Err(_), Some(stalled)) = (&sent, body.stalled()) {
+                // The client's fault, not Zoho's: never retried (the body is
+                // gone anyway), and said so.
+                return Err(ProxyError::ClientBodyTimeout(stalled.clone()));
+            }
+            let pace = call.active.config.server.pace;
             let answer = match sent {
-                Ok(resp) => match classify(without_hop_by_hop(resp), product).await {
+                Ok(resp) => match classify(without_hop_by_hop(resp, pace), product).await {
                     Verdict::TokenRejected(resp, code) if !token_replayed => {
                         token_replayed = true;
                         match call
@@ -200,7 +231,9 @@ impl Proxy {
             match policy.next(&call.parts.method, attempt, progress, retry::random()) {
                 Next::Stop => {
                     return match answer {
-                        Ok(resp) => Ok(resp.map(|b| boxed(Guarded::new(b, permit)))),
+                        Ok(resp) => {
+                            settle(resp, permit, call.active.config.server.response_buffer).await
+                        }
                         Err(e) => Err(ProxyError::Upstream(e)),
                     };
                 }
@@ -243,12 +276,13 @@ fn build_request(
     let uri: Uri = target
         .parse()
         .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
-    let host = uri
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        .ok_or_else(|| ProxyError::Internal(format!("upstream URL {base} has no host")))?;
+    if uri.authority().is_none() {
+        return Err(ProxyError::Internal(format!(
+            "upstream URL {base} has no host"
+        )));
+    }
     let mut headers = call.parts.headers.clone();
-    headers::for_upstream(&mut headers, host, token.expose(), &call.route.headers)
+    headers::for_upstream(&mut headers, token.expose(), &call.route.headers)
         .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
     let body = body
         .take()
@@ -261,10 +295,38 @@ fn build_request(
     Ok(req)
 }
 
-fn without_hop_by_hop(resp: Response<Incoming>) -> Response<ProxyBody> {
+/// Zoho's answer with clean headers, its body kept to `pace`.
+fn without_hop_by_hop(resp: Response<Incoming>, pace: Pace) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, boxed(body))
+    Response::from_parts(parts, boxed(Paced::new(body, pace)))
+}
+
+/// The slot rule, after the last attempt: an answer up to `buffer` bytes is
+/// read from Zoho whole and the slot released before the client reads a
+/// byte, however slowly it then reads; a larger answer keeps the slot while
+/// it streams. Zoho stalling before the buffer is full is a 504 here;
+/// later, the client's body ends in error (never a clean short answer).
+async fn settle(
+    resp: Response<ProxyBody>,
+    permit: Permit,
+    buffer: usize,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let (parts, body) = resp.into_parts();
+    match read_prefix(body, buffer).await {
+        Ok(Prefixed::Complete(bytes)) => {
+            drop(permit);
+            Ok(Response::from_parts(parts, full(bytes)))
+        }
+        Ok(partial) => Ok(Response::from_parts(
+            parts,
+            boxed(Guarded::new(partial.into_body(), permit)),
+        )),
+        Err(e) => Err(match stalled(&*e) {
+            Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
+            None => ProxyError::UpstreamBody(crate::upstream::error_chain(&*e)),
+        }),
+    }
 }
 
 /// Stage 8: reads a 401 (only a 401, and only a bounded prefix) to see whether

@@ -20,12 +20,29 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+/// Headers that ask a server, gateway or framework to treat the request as
+/// another method or path. The allowlist decided on the real method and path;
+/// nothing upstream may decide again, so these never leave the proxy.
+pub const OVERRIDES: [&str; 10] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-forwarded-path",
+    "x-forwarded-uri",
+    "x-envoy-original-path",
+];
+
 /// Headers a route may not set: the proxy owns them.
 pub fn is_reserved(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION
         || name == header::HOST
         || name == header::CONTENT_LENGTH
         || HOP_BY_HOP.contains(&name.as_str())
+        || OVERRIDES.contains(&name.as_str())
 }
 
 /// Removes hop-by-hop headers, including any named in `Connection`.
@@ -46,11 +63,15 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Prepares the client's headers for Zoho: no hop-by-hop headers, no client
-/// credentials, `Host` for the upstream, the route's static headers, and the
-/// token as a sensitive header (never logged by hyper or h2).
+/// credentials, no method or path overrides, the route's static headers, and
+/// the token as a sensitive header (never logged by hyper or h2).
+///
+/// The client's `Host` is removed and none is written: the upstream URI
+/// carries the authority, which the client turns into `Host` over HTTP/1.1
+/// and into `:authority` alone over HTTP/2 (a `host` header next to
+/// `:authority` makes nginx, among others, refuse the request).
 pub fn for_upstream(
     headers: &mut HeaderMap,
-    host: HeaderValue,
     token: &str,
     route_headers: &[(HeaderName, HeaderValue)],
 ) -> Result<(), http::header::InvalidHeaderValue> {
@@ -59,7 +80,10 @@ pub fn for_upstream(
     // The client's `Expect: 100-continue` was answered by our own server when
     // we started reading its body; Zoho gets the body without waiting.
     headers.remove(header::EXPECT);
-    headers.insert(header::HOST, host);
+    headers.remove(header::HOST);
+    for name in OVERRIDES {
+        headers.remove(name);
+    }
     for (name, value) in route_headers {
         headers.insert(name.clone(), value.clone());
     }
@@ -91,20 +115,17 @@ mod tests {
         h.insert("host", HeaderValue::from_static("evil.example"));
         h.insert("x-keep", HeaderValue::from_static("yes"));
         h.insert("orgid", HeaderValue::from_static("client-sent"));
+        for name in OVERRIDES {
+            h.insert(name, HeaderValue::from_static("DELETE"));
+        }
         let route = [(
             HeaderName::from_static("orgid"),
             HeaderValue::from_static("123"),
         )];
-        for_upstream(
-            &mut h,
-            HeaderValue::from_static("www.zohoapis.com"),
-            "1000.tok",
-            &route,
-        )
-        .unwrap();
+        for_upstream(&mut h, "1000.tok", &route).unwrap();
         assert_eq!(h["authorization"], "Zoho-oauthtoken 1000.tok");
         assert!(h["authorization"].is_sensitive());
-        assert_eq!(h["host"], "www.zohoapis.com");
+        assert!(!h.contains_key("host"), "the client sets it from the URI");
         assert_eq!(h["orgid"], "123");
         assert_eq!(h["x-keep"], "yes");
         for gone in [
@@ -113,7 +134,10 @@ mod tests {
             "x-secret-hop",
             "te",
             "expect",
-        ] {
+        ]
+        .into_iter()
+        .chain(OVERRIDES)
+        {
             assert!(!h.contains_key(gone), "{gone} was forwarded");
         }
         assert_eq!(h.get_all("authorization").iter().count(), 1);
@@ -127,6 +151,7 @@ mod tests {
             "connection",
             "transfer-encoding",
             "content-length",
+            "x-http-method-override",
         ] {
             assert!(is_reserved(&HeaderName::from_static(name)), "{name}");
         }

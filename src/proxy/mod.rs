@@ -225,7 +225,9 @@ impl Proxy {
         outcome.credential = Some(credential.name().to_owned());
 
         let (parts, body) = req.into_parts();
-        let mut body = RequestBody::read(body, config.server.replay_buffer, &active.replay).await?;
+        let server = &config.server;
+        let mut body =
+            RequestBody::read(body, server.replay_buffer, &active.replay, server.pace).await?;
         let token = credential.tokens().token(deadline).await?;
         check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {

@@ -2,6 +2,8 @@
 //! it, both on ephemeral loopback ports, plus small HTTP helpers.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;

@@ -38,6 +38,7 @@ pub mod canon;
 pub mod catalog;
 pub mod commands;
 pub mod config;
+pub mod coord;
 pub mod credential;
 pub mod dc;
 pub mod deadline;

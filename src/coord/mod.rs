@@ -1,0 +1,3 @@
+//! Coordination between proxy replicas.
+
+pub mod redis;

@@ -25,7 +25,7 @@ pub mod keys;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -348,6 +348,8 @@ struct Inner {
     secrets: Vec<String>,
     observer: Option<Observer>,
     channels: Mutex<HashMap<String, broadcast::Sender<Event>>>,
+    /// The pub/sub connection is subscribed.
+    listening: AtomicBool,
     /// Never sent on: dropped with the store, which ends the background tasks.
     shutdown: watch::Sender<()>,
     /// Bumped each time the probe closes the breaker.
@@ -400,6 +402,7 @@ impl RedisStore {
             secrets: secrets_of(&settings.url),
             observer: settings.observer.clone(),
             channels: Mutex::new(HashMap::new()),
+            listening: AtomicBool::new(false),
             shutdown,
             recovered,
         });
@@ -418,6 +421,12 @@ impl RedisStore {
     /// Whether the breaker is closed (calls go to Redis).
     pub fn is_up(&self) -> bool {
         self.inner.breaker.is_closed()
+    }
+
+    /// Whether the pub/sub connection is currently subscribed: events
+    /// published from now on reach [`RedisStore::subscribe`] receivers.
+    pub fn is_listening(&self) -> bool {
+        self.inner.listening.load(Ordering::Acquire)
     }
 
     /// A snapshot of the counters.
@@ -729,7 +738,9 @@ impl RedisStore {
 
     /// Events of one credential. All credentials share one pub/sub connection
     /// per process (a pattern subscription), which reconnects and
-    /// resubscribes by itself and then sends [`Event::Resync`]. A receiver
+    /// resubscribes by itself and then sends [`Event::Resync`] to every
+    /// existing receiver (a new receiver should read the state once itself;
+    /// [`RedisStore::is_listening`] tells whether the connection is up). A receiver
     /// that lags loses the oldest events (see `broadcast`).
     pub fn subscribe(&self, keys: &Keys) -> broadcast::Receiver<Event> {
         let mut channels = lock(&self.inner.channels);
@@ -884,7 +895,10 @@ async fn pubsub_loop(
             backoff.reset();
             recovered.borrow_and_update();
             match weak.upgrade() {
-                Some(inner) => inner.broadcast_all(Event::Resync),
+                Some(inner) => {
+                    inner.listening.store(true, Ordering::Release);
+                    inner.broadcast_all(Event::Resync);
+                }
                 None => return,
             }
             let mut stream = ps.into_on_message();
@@ -905,6 +919,9 @@ async fn pubsub_loop(
                     }
                     _ = shutdown.changed() => return,
                 }
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner.listening.store(false, Ordering::Release);
             }
             tracing::debug!("Redis pub/sub connection closed; resubscribing");
             continue;

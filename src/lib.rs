@@ -11,6 +11,7 @@
 //! - [`token`]: the access token, kept fresh within Zoho's minting limits.
 //! - [`proxy`]: the request pipeline; [`error`]: the answers it makes itself.
 //! - [`server`]: listeners, admin endpoints, graceful shutdown.
+//! - [`coord`]: coordination between replicas ([`coord::redis`]: the shared Redis store).
 //! - [`fake`]: an in-process fake Zoho (accounts + API over TLS) for `demo` and tests.
 //!
 //! The allowlist decision in miniature: a path is canonicalized once, the

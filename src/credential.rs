@@ -21,12 +21,58 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::{CredentialConfig, ZohoConfig};
+use crate::config::{ClusterConfig, CredentialConfig, ZohoConfig};
+use crate::coord::redis::{RedisSettings, RedisStore};
+use crate::coord::seal::TokenSeal;
+use crate::coord::SharedLimits;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::tls::TlsError;
+use crate::token::shared::SharedTokens;
 use crate::token::{AccessToken, TokenManager};
 use crate::upstream::UpstreamClient;
+
+/// Why a credential could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("[cluster]: {0}")]
+    Cluster(String),
+}
+
+/// The shared store every credential of this process uses, with `[cluster]`.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    store: RedisStore,
+    config: ClusterConfig,
+}
+
+impl Cluster {
+    /// Connects lazily: Redis being down is not an error here (the store
+    /// starts degraded and recovers by itself); a malformed URL is.
+    pub fn new(config: &ClusterConfig) -> Result<Self, CredentialError> {
+        let store = RedisStore::new(RedisSettings {
+            extra_roots: config.extra_roots.clone(),
+            key_prefix: config.key_prefix.clone(),
+            timeout: config.timeout,
+            ..RedisSettings::new(config.redis_url.expose())
+        })
+        .map_err(|e| CredentialError::Cluster(e.to_string()))?;
+        Ok(Cluster {
+            store,
+            config: config.clone(),
+        })
+    }
+
+    pub fn store(&self) -> &RedisStore {
+        &self.store
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+}
 
 /// Whether credentials keep their token fresh in the background (a server)
 /// or only mint when asked (`check --online`).
@@ -67,17 +113,19 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    /// A fresh unit for `config`.
+    /// A fresh unit for `config`, sharing its token and limits through
+    /// `cluster` when there is one.
     pub fn new(
         config: CredentialConfig,
         metrics: &Arc<Metrics>,
         refresh: Refresh,
-    ) -> Result<Self, TlsError> {
+        cluster: Option<&Cluster>,
+    ) -> Result<Self, CredentialError> {
         let client = UpstreamClient::new(&config.zoho.extra_roots)?;
         metrics.credential(&config.name);
-        let token = TokenUnit::start(&config, &client, metrics, refresh, None);
+        let token = TokenUnit::start(&config, &client, metrics, refresh, cluster, None)?;
         Ok(Credential {
-            limits: limits_for(&config),
+            limits: limits_for(&config, cluster),
             client,
             token,
             config,
@@ -92,9 +140,12 @@ impl Credential {
         config: CredentialConfig,
         metrics: &Arc<Metrics>,
         refresh: Refresh,
-    ) -> Result<Arc<Credential>, TlsError> {
+        cluster: Option<&Cluster>,
+    ) -> Result<Arc<Credential>, CredentialError> {
         let Some(old) = old else {
-            return Ok(Arc::new(Credential::new(config, metrics, refresh)?));
+            return Ok(Arc::new(Credential::new(
+                config, metrics, refresh, cluster,
+            )?));
         };
         if old.config == config {
             return Ok(old.clone());
@@ -114,12 +165,19 @@ impl Credential {
             if inherit.is_none() {
                 tracing::info!(credential = %config.name, "credential changed: a new token will be minted");
             }
-            TokenUnit::start(&config, &client, metrics, refresh, inherit.as_deref())
+            TokenUnit::start(
+                &config,
+                &client,
+                metrics,
+                refresh,
+                cluster,
+                inherit.as_deref(),
+            )?
         };
         let limits = if old.config.rate_limit == config.rate_limit {
             old.limits.clone()
         } else {
-            limits_for(&config)
+            limits_for(&config, cluster)
         };
         Ok(Arc::new(Credential {
             config,
@@ -187,13 +245,27 @@ impl TokenUnit {
         client: &UpstreamClient,
         metrics: &Arc<Metrics>,
         refresh: Refresh,
+        cluster: Option<&Cluster>,
         inherit: Option<&AccessToken>,
-    ) -> Arc<TokenUnit> {
-        let manager = Arc::new(
-            TokenManager::for_config(client.clone(), &config.zoho)
-                .named(&config.name)
-                .with_metrics(metrics.clone()),
-        );
+    ) -> Result<Arc<TokenUnit>, CredentialError> {
+        let mut manager = TokenManager::for_config(client.clone(), &config.zoho)
+            .named(&config.name)
+            .with_metrics(metrics.clone());
+        // Only a serving proxy shares its token; `check --online` mints its own.
+        if let Some(cluster) = cluster.filter(|_| refresh == Refresh::Background) {
+            let seal = TokenSeal::new(
+                &config.zoho.client_secret,
+                &config.zoho.refresh_token,
+                &config.name,
+            )
+            .ok_or_else(|| CredentialError::Cluster("cannot derive the token key".into()))?;
+            let keys = cluster.store.keys(&config.name);
+            manager = manager.with_shared(
+                SharedTokens::new(cluster.store.clone(), keys, seal),
+                cluster.config.replicas,
+            );
+        }
+        let manager = Arc::new(manager);
         // Before the loop starts, or it would mint for want of a token.
         if let Some(token) = inherit {
             manager.adopt(token);
@@ -204,19 +276,26 @@ impl TokenUnit {
             ))),
             Refresh::OnDemand => None,
         };
-        Arc::new(TokenUnit {
+        Ok(Arc::new(TokenUnit {
             manager,
             _refresh: refresh,
-        })
+        }))
     }
 }
 
-/// Fresh shaping state for a credential's limits.
-fn limits_for(config: &CredentialConfig) -> Arc<Limits> {
-    Arc::new(Limits::new(
-        config.rate_limit.credential,
-        config.rate_limit.max_wait,
-    ))
+/// Fresh shaping state for a credential's limits: shared by every replica
+/// through `cluster`, or this process's own.
+fn limits_for(config: &CredentialConfig, cluster: Option<&Cluster>) -> Arc<Limits> {
+    let (spec, max_wait) = (config.rate_limit.credential, config.rate_limit.max_wait);
+    Arc::new(match cluster {
+        Some(c) => Limits::shared(
+            spec,
+            max_wait,
+            SharedLimits::new(c.store.clone(), c.store.keys(&config.name), c.config.lease),
+            c.config.replicas,
+        ),
+        None => Limits::new(spec, max_wait),
+    })
 }
 
 /// Whether a token minted under `a` is a token of `b` too.

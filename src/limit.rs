@@ -29,11 +29,27 @@ pub struct LimitSpec {
     pub max_concurrent: Option<usize>,
 }
 
+impl LimitSpec {
+    /// One replica's share of this limit among `replicas` (at least 1 of each).
+    pub fn share(&self, replicas: u32) -> LimitSpec {
+        let n = replicas.max(1);
+        let div = |v: NonZeroU32| NonZeroU32::new(v.get() / n).unwrap_or(NonZeroU32::MIN);
+        LimitSpec {
+            requests_per_minute: self.requests_per_minute.map(div),
+            burst: self.burst.map(div),
+            max_concurrent: self.max_concurrent.map(|c| (c / n as usize).max(1)),
+        }
+    }
+}
+
 /// One rate + concurrency limit.
 #[derive(Debug)]
 pub struct Limit {
     rate: Option<Rate>,
     slots: Option<Arc<Semaphore>>,
+    /// The limit all replicas share (with `[cluster]`), and its key.
+    global: LimitSpec,
+    name: String,
 }
 
 #[derive(Debug)]
@@ -57,6 +73,20 @@ pub struct Shed {
 
 impl Limit {
     pub fn new(spec: LimitSpec) -> Self {
+        Limit::shared("", spec, 1)
+    }
+
+    /// A route's limit `name`: `spec` for all replicas together, and
+    /// `1/replicas` of it for this one alone (while Redis is down, or always
+    /// without `[cluster]`, where `replicas` is 1).
+    pub fn shared(name: &str, spec: LimitSpec, replicas: u32) -> Self {
+        Limit {
+            name: name.to_owned(),
+            ..Limit::local(spec.share(replicas), spec)
+        }
+    }
+
+    fn local(spec: LimitSpec, global: LimitSpec) -> Self {
         let rate = spec.requests_per_minute.map(|rpm| {
             let burst = spec.burst.unwrap_or(NonZeroU32::MIN);
             Rate {
@@ -69,14 +99,16 @@ impl Limit {
         Limit {
             rate,
             slots: spec.max_concurrent.map(|n| Arc::new(Semaphore::new(n))),
+            global,
+            name: String::new(),
         }
     }
 
     pub fn concurrency(n: usize) -> Self {
-        Limit {
-            rate: None,
-            slots: Some(Arc::new(Semaphore::new(n))),
-        }
+        Limit::new(LimitSpec {
+            max_concurrent: Some(n),
+            ..LimitSpec::default()
+        })
     }
 
     fn is_unlimited(&self) -> bool {
@@ -130,6 +162,8 @@ impl Rate {
 #[derive(Debug, Default)]
 pub struct Permit {
     _slots: Vec<OwnedSemaphorePermit>,
+    /// The slots all replicas share, with `[cluster]`.
+    _lease: Option<crate::coord::Lease>,
 }
 
 /// The shaping for one credential.
@@ -140,6 +174,10 @@ pub struct Limits {
     max_wait: Duration,
     /// No new request is sent before this instant (set by a 429).
     cool_down: Mutex<Option<Instant>>,
+    /// With `[cluster]`: the limits every replica shares, in Redis; the
+    /// local limits above are then this replica's share, used while Redis
+    /// is down.
+    shared: Option<crate::coord::SharedLimits>,
 }
 
 impl Limits {
@@ -149,14 +187,44 @@ impl Limits {
             heavy: Limit::concurrency(HEAVY_CONCURRENCY),
             max_wait,
             cool_down: Mutex::new(None),
+            shared: None,
         }
     }
 
-    /// Zoho said 429: nobody sends before `until` (the latest one wins).
+    /// Limits shared by `replicas` replicas through `shared`.
+    pub fn shared(
+        credential: LimitSpec,
+        max_wait: Duration,
+        shared: crate::coord::SharedLimits,
+        replicas: u32,
+    ) -> Self {
+        Limits {
+            credential: Limit::shared("", credential, replicas),
+            heavy: Limit::shared(
+                "",
+                LimitSpec {
+                    max_concurrent: Some(HEAVY_CONCURRENCY),
+                    ..LimitSpec::default()
+                },
+                replicas,
+            ),
+            max_wait,
+            cool_down: Mutex::new(None),
+            shared: Some(shared),
+        }
+    }
+
+    /// Zoho said 429: nobody sends before `until` (the latest one wins), on
+    /// every replica when they share limits.
     pub fn cool_down_until(&self, until: Instant) {
-        let mut c = self.cool_down.lock().unwrap_or_else(|e| e.into_inner());
-        if c.is_none_or(|current| current < until) {
-            *c = Some(until);
+        {
+            let mut c = self.cool_down.lock().unwrap_or_else(|e| e.into_inner());
+            if c.is_none_or(|current| current < until) {
+                *c = Some(until);
+            }
+        }
+        if let Some(shared) = &self.shared {
+            shared.cool_down(until.saturating_duration_since(Instant::now()));
         }
     }
 
@@ -170,6 +238,24 @@ impl Limits {
     pub async fn acquire(&self, route: Option<&Limit>, heavy: bool) -> Result<Permit, Shed> {
         let started = Instant::now();
         let deadline = started + self.max_wait;
+        if let Some(shared) = self.shared.as_ref().filter(|s| s.is_up()) {
+            let request = shared.request(
+                &self.credential.global,
+                route.map(|r| (r.name.as_str(), &r.global)),
+                heavy,
+            );
+            match shared.admit(&request, started, deadline).await {
+                Ok(Some(lease)) => {
+                    return Ok(Permit {
+                        _slots: Vec::new(),
+                        _lease: Some(lease),
+                    })
+                }
+                Err(shed) => return Err(shed),
+                // Redis failed: this replica's share of the limits, locally.
+                Ok(None) => {}
+            }
+        }
         let unlimited =
             route.is_none_or(Limit::is_unlimited) && !heavy && self.credential.is_unlimited();
         if unlimited && self.cooling_until().is_none() {
@@ -212,7 +298,10 @@ impl Limits {
                 }
             }
         }
-        Ok(Permit { _slots: slots })
+        Ok(Permit {
+            _slots: slots,
+            _lease: None,
+        })
     }
 }
 

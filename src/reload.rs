@@ -17,15 +17,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{self, ConfigError};
+use crate::credential::CredentialError;
 use crate::proxy::{Proxy, Reloaded};
-use crate::tls::TlsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
     #[error("new config refused, keeping the old one: {0}")]
     Invalid(#[from] ConfigError),
     #[error("new config refused, keeping the old one: {0}")]
-    Tls(#[from] TlsError),
+    Credential(#[from] CredentialError),
 }
 
 /// Reads, validates and applies the config at `path`.

@@ -47,7 +47,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Credential(#[from] crate::credential::CredentialError),
 }
 
 /// A started proxy.
@@ -272,7 +272,16 @@ fn readiness(proxy: &Proxy) -> (StatusCode, &'static str, String) {
             (s.name.clone(), state)
         })
         .collect();
-    let body = serde_json::json!({ "ready": ready, "credentials": credentials });
+    let mut body = serde_json::json!({ "ready": ready, "credentials": credentials });
+    // Degraded (Redis unreachable) still serves: Kubernetes must not pull
+    // every pod because Redis went away.
+    if let Some(cluster) = proxy.cluster() {
+        body["cluster"] = serde_json::Value::from(if cluster.store().is_up() {
+            "up"
+        } else {
+            "degraded"
+        });
+    }
     let status = if ready {
         StatusCode::OK
     } else {

@@ -43,6 +43,25 @@ pub struct Config {
     pub credentials: Vec<CredentialConfig>,
     pub routes: RouteTable,
     pub retry: RetryPolicy,
+    /// `[cluster]`: shared state in Redis; `None`: this process alone.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// `redis://` or `rediss://` (may hold a password: a secret).
+    pub redis_url: Secret,
+    /// Keys are `{<key_prefix>:<credential>}:...`.
+    pub key_prefix: String,
+    /// Expected replicas: when Redis is down, each takes `1/replicas` of the limits.
+    pub replicas: u32,
+    /// Per Redis operation on the request path.
+    pub timeout: Duration,
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// A concurrency slot's lease: renewed while its request runs, so a
+    /// replica killed mid-request holds it at most this long.
+    pub lease: Duration,
 }
 
 /// The name of the credential configured by `[zoho]`.
@@ -273,13 +292,79 @@ impl Compiler<'_> {
 
     fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {
         let credentials = self.credentials(raw.zoho, raw.credentials, &raw.rate_limit)?;
+        let cluster = raw.cluster.map(|c| self.cluster(c)).transpose()?;
+        let replicas = cluster.as_ref().map_or(1, |c| c.replicas);
         Ok(Config {
             source: self.name.to_owned(),
             server: self.server(&raw.server)?,
             admin: self.admin(&raw.admin)?,
-            routes: self.routes(raw.routes, &credentials)?,
+            routes: self.routes(raw.routes, &credentials, replicas)?,
             credentials,
             retry: self.retry(&raw.retry)?,
+            cluster,
+        })
+    }
+
+    fn cluster(&self, raw: Spanned<raw::RawCluster>) -> Result<ClusterConfig, ConfigError> {
+        let raw = raw.into_inner();
+        let span = raw.redis_url.clone();
+        let redis_url = self.secret(raw.redis_url, "redis_url")?;
+        let scheme_ok = ["redis://", "rediss://"]
+            .iter()
+            .any(|s| redis_url.expose().starts_with(s));
+        if !scheme_ok {
+            // Never echo the value: it may hold a password.
+            return Err(self.at(&span, "redis_url must start with redis:// or rediss://"));
+        }
+        let key_prefix = match &raw.key_prefix {
+            None => "zoho-proxy".to_owned(),
+            Some(p) => {
+                let ok = !p.get_ref().is_empty()
+                    && !p.get_ref().contains(['{', '}', ' '])
+                    && p.get_ref().is_ascii();
+                if !ok {
+                    return Err(self.at(
+                        p,
+                        "key_prefix must be non-empty ASCII without braces or spaces",
+                    ));
+                }
+                p.get_ref().clone()
+            }
+        };
+        let replicas = match &raw.replicas {
+            None => 1,
+            Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
+            Some(n) => return Err(self.at(n, "replicas must be at least 1")),
+        };
+        let timeout = self.duration(&raw.timeout, Duration::from_millis(100))?;
+        if let Some(t) = raw.timeout.as_ref().filter(|_| timeout.is_zero()) {
+            return Err(self.at(t, "timeout must be longer than 0"));
+        }
+        let extra_roots = match &raw.ca_file {
+            None => Vec::new(),
+            Some(s) => {
+                let path: PathBuf = self.base_dir.join(s.get_ref());
+                crate::tls::read_pem_certs(&path).map_err(|m| self.at(s, m))?
+            }
+        };
+        let lease = self.duration(&raw.lease, Duration::from_secs(15))?;
+        if let Some(l) = raw
+            .lease
+            .as_ref()
+            .filter(|_| lease < Duration::from_millis(500))
+        {
+            return Err(self.at(
+                l,
+                "lease must be at least 500ms (it is renewed every third of it)",
+            ));
+        }
+        Ok(ClusterConfig {
+            redis_url,
+            key_prefix,
+            replicas,
+            timeout,
+            extra_roots,
+            lease,
         })
     }
 
@@ -644,10 +729,11 @@ impl Compiler<'_> {
         &self,
         raw: Vec<raw::RawRoute>,
         credentials: &[CredentialConfig],
+        replicas: u32,
     ) -> Result<RouteTable, ConfigError> {
         let mut routes = Vec::with_capacity(raw.len());
         for (i, r) in raw.into_iter().enumerate() {
-            routes.push(self.route(i, r, credentials)?);
+            routes.push(self.route(i, r, credentials, replicas)?);
         }
         Ok(RouteTable::new(routes))
     }
@@ -731,6 +817,7 @@ impl Compiler<'_> {
         index: usize,
         r: raw::RawRoute,
         credentials: &[CredentialConfig],
+        replicas: u32,
     ) -> Result<Route, ConfigError> {
         let name = r.name.clone().unwrap_or_else(|| format!("routes[{index}]"));
         let credential = self.route_credential(&name, &r, credentials)?;
@@ -803,14 +890,15 @@ impl Compiler<'_> {
             Some(spanned) => {
                 let l = spanned.get_ref();
                 let what = |key: &str| format!("route {name}: rate_limit.{key}");
-                Some(Limit::new(LimitSpec {
+                let spec = LimitSpec {
                     requests_per_minute: self
                         .positive(&l.requests_per_minute, &what("requests_per_minute"))?,
                     burst: self.positive(&l.burst, &what("burst"))?,
                     max_concurrent: self
                         .positive(&l.max_concurrent, &what("max_concurrent"))?
                         .map(|n| n.get() as usize),
-                }))
+                };
+                Some(Limit::shared(&name, spec, replicas))
             }
         };
         Ok(Route {

@@ -26,6 +26,25 @@ pub struct RawConfig {
     pub rate_limit: Option<Spanned<RawRateLimit>>,
     #[serde(default)]
     pub retry: RawRetry,
+    /// Present: replicas share tokens and limits through Redis.
+    pub cluster: Option<Spanned<RawCluster>>,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// `redis://` or `rediss://`; a secret (it may hold a password).
+    pub redis_url: Spanned<RawSecret>,
+    pub key_prefix: Option<Spanned<String>>,
+    /// How many replicas are expected: each one's share when Redis is down.
+    pub replicas: Option<Spanned<u32>>,
+    /// Per Redis operation on the request path.
+    pub timeout: Option<Spanned<String>>,
+    /// An extra trusted root (PEM) for `rediss://`.
+    pub ca_file: Option<Spanned<String>>,
+    /// How long a concurrency slot outlives a replica that died holding it.
+    pub lease: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,7 +102,7 @@ pub struct RawZoho {
 }
 
 /// `"text"`, `{ env = "VAR" }` or `{ file = "/path" }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(
     untagged,
     expecting = "a string, { env = \"VARIABLE\" } or { file = \"/path/to/file\" }"

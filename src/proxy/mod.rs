@@ -22,11 +22,10 @@ use tokio::sync::Semaphore;
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
 use crate::config::Config;
-use crate::credential::{Credential, Refresh};
+use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
 use crate::metrics::Metrics;
 use crate::route::{Decision, Denial, Route};
-use crate::tls::TlsError;
 use crate::token::{AccessToken, TokenManager};
 use exchange::RequestBody;
 
@@ -58,6 +57,8 @@ pub struct Proxy {
     active: ArcSwap<Active>,
     metrics: Arc<Metrics>,
     refresh: Refresh,
+    /// The shared store, with `[cluster]` (fixed for the process's life).
+    cluster: Option<Cluster>,
 }
 
 /// What the request log line reports about a request.
@@ -88,11 +89,16 @@ impl Proxy {
         config: Arc<Config>,
         metrics: Arc<Metrics>,
         refresh: Refresh,
-    ) -> Result<Self, TlsError> {
+    ) -> Result<Self, CredentialError> {
+        // `check --online` (on demand) needs no shared store.
+        let cluster = match (&config.cluster, refresh) {
+            (Some(c), Refresh::Background) => Some(Cluster::new(c)?),
+            _ => None,
+        };
         let credentials = config
             .credentials
             .iter()
-            .map(|c| Credential::new(c.clone(), &metrics, refresh).map(Arc::new))
+            .map(|c| Credential::new(c.clone(), &metrics, refresh, cluster.as_ref()).map(Arc::new))
             .collect::<Result<_, _>>()?;
         let active = Active {
             replay: replay_budget(&config),
@@ -103,6 +109,7 @@ impl Proxy {
             active: ArcSwap::from_pointee(active),
             metrics,
             refresh,
+            cluster,
         })
     }
 
@@ -134,16 +141,32 @@ impl Proxy {
         &self.metrics
     }
 
+    /// The shared store, with `[cluster]`.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
     /// Swaps in `config` for requests that start from now on. In-flight
     /// requests finish with what they started with. Each credential decides
     /// what of itself survives ([`Credential::next`]).
-    pub fn reload(&self, config: Arc<Config>) -> Result<Reloaded, TlsError> {
+    pub fn reload(&self, config: Arc<Config>) -> Result<Reloaded, CredentialError> {
         let old = self.active.load_full();
+        if old.config.cluster != config.cluster {
+            tracing::warn!(
+                "[cluster] cannot change without a restart; the old settings stay in use"
+            );
+        }
         let mut outcome = Reloaded::default();
         let mut credentials = Vec::with_capacity(config.credentials.len());
         for c in &config.credentials {
             let before = old.credentials.iter().find(|o| o.name() == c.name);
-            let next = Credential::next(before, c.clone(), &self.metrics, self.refresh)?;
+            let next = Credential::next(
+                before,
+                c.clone(),
+                &self.metrics,
+                self.refresh,
+                self.cluster.as_ref(),
+            )?;
             let kept = before
                 .is_some_and(|b| next.shares_token_with(b) || next.tokens().current().is_some());
             if kept {

@@ -23,6 +23,7 @@ pub mod accounts;
 pub mod cache;
 pub mod rejection;
 pub mod schedule;
+pub mod shared;
 
 use std::fmt;
 use std::future::Future;
@@ -234,6 +235,10 @@ pub struct TokenManager {
     warned_short: AtomicBool,
     /// The credential's name, in logs and metrics.
     name: String,
+    /// The token all replicas share, with `[cluster]`.
+    shared: Option<shared::SharedTokens>,
+    /// This replica's share of the budget while Redis is down.
+    degraded_budget: u32,
 }
 
 impl TokenManager {
@@ -248,6 +253,30 @@ impl TokenManager {
             cache: None,
             warned_short: AtomicBool::new(false),
             name: crate::config::DEFAULT_CREDENTIAL.to_owned(),
+            shared: None,
+            degraded_budget: 0,
+        }
+    }
+
+    /// Shares the token with the other replicas through Redis; while Redis
+    /// is down, this replica mints alone within `1/replicas` of the budget.
+    pub fn with_shared(mut self, shared: shared::SharedTokens, replicas: u32) -> Self {
+        self.degraded_budget = (self.settings.budget / replicas.max(1)).max(1);
+        self.shared = Some(shared);
+        self
+    }
+
+    /// The highest generation this replica has seen.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// The budget that applies now: all of it, or this replica's share
+    /// while the shared store is down.
+    fn budget_now(&self) -> u32 {
+        match &self.shared {
+            Some(s) if !s.is_up() => self.degraded_budget,
+            _ => self.settings.budget,
         }
     }
 
@@ -389,7 +418,8 @@ impl TokenManager {
     /// One refresh now, regardless of schedule (used by `check --online`).
     pub async fn refresh_now(self: &Arc<Self>) -> Result<Arc<AccessToken>, TokenError> {
         let state = self.refresh.clone().lock_owned().await;
-        self.spawn_attempt(state, Cause::Explicit, None).await
+        self.spawn_attempt(state, Cause::Explicit, Want::Fresh, None)
+            .await
     }
 
     async fn refresh(
@@ -428,7 +458,7 @@ impl TokenManager {
                 self.wait_for_slot(at, deadline).await?;
             }
         }
-        self.spawn_attempt(state, cause, deadline).await
+        self.spawn_attempt(state, cause, want, deadline).await
     }
 
     /// Whether a 401 seen with `token` may cost a mint now.
@@ -479,9 +509,10 @@ impl TokenManager {
         self: &Arc<Self>,
         mut state: tokio::sync::OwnedMutexGuard<RefreshState>,
         cause: Cause,
+        want: Want,
         deadline: Option<Instant>,
     ) -> Result<Arc<AccessToken>, TokenError> {
-        let free = state.attempts.free_at(Instant::now(), self.settings.budget);
+        let free = state.attempts.free_at(Instant::now(), self.budget_now());
         if free > Instant::now() {
             // Only a caller that can wait for the slot does; others are told when.
             self.wait_for_slot(free, deadline.filter(|_| cause != Cause::Explicit))
@@ -495,7 +526,31 @@ impl TokenManager {
                 })?;
         }
         let this = self.clone();
-        let task = tokio::spawn(async move { this.attempt(&mut state, cause).await });
+        let task = tokio::spawn(async move {
+            if let Some(shared) = &this.shared {
+                if !shared.usable().await {
+                    // Degraded: the token in hand serves until it expires;
+                    // this replica mints alone only when it has none.
+                    let held = this
+                        .current
+                        .load_full()
+                        .filter(|t| t.usable_at(Instant::now()));
+                    if let (Want::Fresh, Some(t)) = (want, held) {
+                        return Ok(t);
+                    }
+                    tracing::warn!(credential = %this.name, "the shared store is unreachable: minting on this replica alone");
+                    return this.attempt(&mut state, cause, None).await;
+                }
+                match this.through_shared(shared, &mut state, cause, want).await {
+                    shared::Through::Done(result) => return result,
+                    shared::Through::Down => tracing::warn!(
+                        credential = %this.name,
+                        "the shared store failed: minting on this replica alone"
+                    ),
+                }
+            }
+            this.attempt(&mut state, cause, None).await
+        });
         match until(deadline, task).await? {
             Ok(result) => result,
             Err(e) => Err(TokenError::Transport(format!(
@@ -506,10 +561,12 @@ impl TokenManager {
 
     /// Sends one token request and records the outcome. The budget is
     /// charged only when the request may have reached the accounts server.
+    /// `generation`: the shared generation the new token gets.
     async fn attempt(
         &self,
         state: &mut RefreshState,
         cause: Cause,
+        generation: Option<u64>,
     ) -> Result<Arc<AccessToken>, TokenError> {
         let sent = Instant::now();
         let timeout = self.settings.accounts_timeout;
@@ -525,7 +582,7 @@ impl TokenManager {
                     Cause::Rejection => state.rejections.record(sent),
                     Cause::Explicit => {}
                 }
-                let token = self.install(grant, "refreshed");
+                let token = self.install_as(grant, "refreshed", generation);
                 self.persist(&token).await;
                 state.failures = 0;
                 state.unreachable = 0;
@@ -566,6 +623,16 @@ impl TokenManager {
 
     /// Makes `grant` the current token; `how` it came (for the log).
     fn install(&self, grant: TokenGrant, how: &str) -> Arc<AccessToken> {
+        self.install_as(grant, how, None)
+    }
+
+    /// The same, as shared generation `generation` (else the next local one).
+    fn install_as(
+        &self,
+        grant: TokenGrant,
+        how: &str,
+        generation: Option<u64>,
+    ) -> Arc<AccessToken> {
         let now = Instant::now();
         let lifetime = grant.expires_in;
         let plan = self.settings.plan(lifetime);
@@ -590,7 +657,13 @@ impl TokenManager {
         let token = AccessToken {
             granted,
             secret: grant.access_token,
-            generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+            generation: match generation {
+                Some(g) => {
+                    self.generation.fetch_max(g, Ordering::Relaxed);
+                    g
+                }
+                None => self.generation.fetch_add(1, Ordering::Relaxed) + 1,
+            },
             obtained_at: now,
             expires_at: now + lifetime,
             usable_until: now + plan.usable_for,
@@ -616,15 +689,19 @@ impl TokenManager {
     /// backoff, the pacing or the budget, whichever is longest.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // Never twice within a second, even when a refresh left a token that
+        // is already due (one kept while the shared store is down).
+        let mut not_before = Instant::now();
         loop {
             let wake = match self.current.load_full() {
-                Some(t) => t.refresh_at,
-                None => Instant::now(),
+                Some(t) => t.refresh_at.max(not_before),
+                None => not_before,
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
                 _ = &mut shutdown => return,
             }
+            not_before = Instant::now() + MIN_BACKOFF;
             if let Err(e) = self.refresh(Want::Fresh, None).await {
                 let wait = self.wait_hint().await.unwrap_or(MIN_BACKOFF);
                 tracing::debug!(credential = %self.name, error = %e, wait_ms = wait.as_millis() as u64, "background refresh will retry");
@@ -640,7 +717,7 @@ impl TokenManager {
     async fn wait_hint(&self) -> Option<Duration> {
         let mut state = self.refresh.lock().await;
         let now = Instant::now();
-        let budget = state.attempts.free_at(now, self.settings.budget);
+        let budget = state.attempts.free_at(now, self.budget_now());
         [Some(budget), state.retry_at, state.next_paced]
             .into_iter()
             .flatten()

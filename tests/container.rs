@@ -125,7 +125,11 @@ async fn check(path: &str) -> String {
     let path = Path::new(ROOT).join(path);
     let out = zoho_proxy(
         &["check", "--config", path.to_str().unwrap()],
-        &[("ZOHO_CLIENT_SECRET", "s"), ("ZOHO_REFRESH_TOKEN", "r")],
+        &[
+            ("ZOHO_CLIENT_SECRET", "s"),
+            ("ZOHO_REFRESH_TOKEN", "r"),
+            ("ZOHO_PROXY_REDIS_URL", "redis://zoho-proxy-redis:6379"),
+        ],
     )
     .await;
     let stdout = text(&out.stdout);
@@ -201,4 +205,9 @@ async fn the_kubernetes_sidecar_config_matches_its_deployment() {
     );
     let kustomization = read("deploy/kubernetes/kustomization.yaml");
     assert!(kustomization.contains("- deployment.yaml") && kustomization.contains("- proxy.toml"));
+    // Many replicas share one token through the Redis the kustomization brings.
+    assert!(kustomization.contains("- redis.yaml"));
+    assert!(deployment.contains("ZOHO_PROXY_REDIS_URL") && deployment.contains("replicas: 3"));
+    let redis = read("deploy/kubernetes/redis.yaml");
+    assert!(redis.contains("name: zoho-proxy-redis") && redis.contains("port: 6379"));
 }

@@ -1,0 +1,389 @@
+//! Many replicas behaving as one: several real `zoho-proxy` processes share
+//! one token and one set of Zoho limits through a real `redis-server`, and
+//! keep serving when Redis dies. The fake Zoho counts token requests and
+//! concurrent calls.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::redis::RedisServer;
+use zoho_proxy::fake::{ApiReply, FakeZoho};
+
+/// One proxy process.
+struct Replica {
+    child: Child,
+    addr: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts `n` replicas of one config (in front of `fake`, sharing `redis`).
+async fn replicas(n: usize, fake: &FakeZoho, redis: &RedisServer, extra: &str) -> Vec<Replica> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(Replica::start(i, fake, redis, n, extra).await);
+    }
+    out
+}
+
+impl Replica {
+    async fn start(
+        i: usize,
+        fake: &FakeZoho,
+        redis: &RedisServer,
+        n: usize,
+        extra: &str,
+    ) -> Replica {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "zp-cluster-{}-{}-{i}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+        let mut config = fake.proxy_config(
+            "127.0.0.1:0",
+            "",
+            "ca_file = \"ca.pem\"\nrejected_token_min_age = \"0s\"",
+            common::ALLOW_ALL,
+        );
+        config.push_str(&format!(
+            "\n[cluster]\nredis_url = \"{}\"\nreplicas = {n}\ntimeout = \"100ms\"\nlease = \"2s\"\n{extra}\n",
+            redis.url()
+        ));
+        std::fs::write(dir.join("proxy.toml"), config).unwrap();
+        let log = dir.join("stderr.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
+            .args(["--log-format", "text", "run", "--config"])
+            .arg(dir.join("proxy.toml"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let (addr, admin) = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.contains("zoho-proxy listening")) {
+                let addrs: Vec<std::net::SocketAddr> = line
+                    .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                assert!(addrs.len() >= 2, "{line}");
+                break (addrs[0], addrs[1]);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "replica {i} did not start:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        Replica {
+            child,
+            addr,
+            admin,
+            dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> u16 {
+        common::raw_request(
+            self.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await
+        .0
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+    }
+}
+
+/// Sends `per_replica` concurrent GETs to every replica; returns the statuses.
+async fn burst(replicas: &[Replica], per_replica: usize, path: &str) -> Vec<u16> {
+    let tasks: Vec<_> = replicas
+        .iter()
+        .flat_map(|r| (0..per_replica).map(move |_| r.addr))
+        .map(|addr| {
+            let path = path.to_owned();
+            tokio::spawn(async move {
+                common::raw_request(
+                    addr,
+                    &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_replicas_starting_together_mint_one_token_and_share_it() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let rs = replicas(5, &fake, &redis, "").await;
+    let statuses = burst(&rs, 10, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), 1, "one mint for five replicas");
+    // They all sent the same token.
+    let tokens: std::collections::HashSet<_> = fake
+        .requests()
+        .iter()
+        .map(|r| r.headers["authorization"].clone())
+        .collect();
+    assert_eq!(tokens.len(), 1);
+    // What Redis holds is not the token in clear.
+    let token = tokens.into_iter().next().unwrap();
+    let token = token
+        .to_str()
+        .unwrap()
+        .trim_start_matches("Zoho-oauthtoken ");
+    let keys = redis.cmd(&["KEYS", "*"]);
+    assert!(keys.contains("{zoho-proxy:default}"), "{keys}");
+    for key in keys.lines() {
+        let value = match redis.cmd(&["TYPE", key]).as_str() {
+            "hash" => redis.cmd(&["HGETALL", key]),
+            "string" => redis.cmd(&["GET", key]),
+            "zset" => redis.cmd(&["ZRANGE", key, "0", "-1"]),
+            other => other.to_owned(),
+        };
+        assert!(!value.contains(token), "{key} holds the token in clear");
+        assert!(!value.contains(zoho_proxy::fake::REFRESH_TOKEN), "{key}");
+        assert!(!value.contains(zoho_proxy::fake::CLIENT_SECRET), "{key}");
+    }
+    // Every key of the credential is in one hash slot (one tag).
+    for key in keys.lines() {
+        assert!(key.starts_with("{zoho-proxy:default}"), "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_seen_by_every_replica_mints_once() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let rs = replicas(4, &fake, &redis, "").await;
+    assert!(burst(&rs, 1, "/crm/v8/Leads")
+        .await
+        .iter()
+        .all(|s| *s == 200));
+    assert_eq!(fake.token_requests(), 1);
+    // Zoho evicts the token: every replica sees 401 with the same generation.
+    fake.revoke_tokens();
+    let statuses = burst(&rs, 5, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), 2, "one mint for the whole 401 storm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_one_pool_across_replicas_and_a_killed_replica_frees_its_slots() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let limits = "\n[rate_limit]\nmax_concurrent = 4\nmax_wait = \"30s\"";
+    let mut rs = replicas(3, &fake, &redis, limits).await;
+    assert!(burst(&rs, 1, "/crm/v8/Leads")
+        .await
+        .iter()
+        .all(|s| *s == 200));
+    for _ in 0..24 {
+        fake.script_api(ApiReply::slow(Duration::from_millis(300)));
+    }
+    let statuses = burst(&rs, 8, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let most = fake.max_in_flight();
+    assert!(most <= 4, "the org's 4 slots were exceeded: {most} at once");
+    assert!(most >= 3, "the pool was shared, not split: {most} at once");
+
+    // Replica 0 takes all four slots on calls that hang, and is killed.
+    for _ in 0..4 {
+        fake.script_api(ApiReply::slow(Duration::from_secs(60)));
+    }
+    let before = fake.requests().len();
+    let addr = rs[0].addr;
+    for _ in 0..4 {
+        tokio::spawn(async move {
+            let _ = common::raw_request(
+                addr,
+                "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+        });
+    }
+    while fake.requests().len() < before + 4 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let dead = rs.remove(0);
+    drop(dead); // SIGKILL: no release reaches Redis
+    let asked = Instant::now();
+    assert_eq!(rs[1].get("/crm/v8/Leads").await, 200);
+    let waited = asked.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(10),
+        "the dead replica's slots came back after their 2 s lease, not {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_is_one_limit_across_replicas() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    // 600 a minute (10 a second), burst 5, for three replicas together.
+    let limits = "\n[rate_limit]\nrequests_per_minute = 600\nburst = 5\nmax_concurrent = 50\nmax_wait = \"60s\"";
+    let rs = Arc::new(replicas(3, &fake, &redis, limits).await);
+    assert_eq!(rs[0].get("/crm/v8/Leads").await, 200);
+    let before = fake.requests().len();
+    let run_for = Duration::from_secs(10);
+    let started = Instant::now();
+    // Drive every replica hard: 8 workers each, until the time is up.
+    let mut workers = Vec::new();
+    for r in 0..3 {
+        for _ in 0..8 {
+            let rs = rs.clone();
+            workers.push(tokio::spawn(async move {
+                while started.elapsed() < run_for {
+                    let _ = rs[r].get("/crm/v8/Leads").await;
+                }
+            }));
+        }
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let reached = (fake.requests().len() - before) as f64;
+    // GCRA allows the burst plus the rate over the time that passed.
+    let allowed = 5.0 + 10.0 * elapsed.as_secs_f64();
+    assert!(
+        reached <= allowed * 1.05,
+        "{reached} calls reached Zoho in {elapsed:?}; the limit allows {allowed}"
+    );
+    assert!(
+        reached >= allowed * 0.85,
+        "{reached} calls reached Zoho in {elapsed:?}: the replicas did not use the shared rate ({allowed})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_on_one_replica_makes_the_others_wait() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let rs = replicas(2, &fake, &redis, "\n[retry]\nmax_attempts = 1").await;
+    assert!(burst(&rs, 1, "/crm/v8/Leads")
+        .await
+        .iter()
+        .all(|s| *s == 200));
+    fake.script_api(
+        ApiReply::status(
+            429,
+            r#"{"code":"TOO_MANY_REQUESTS","details":{},"message":"x","status":"error"}"#,
+        )
+        .with_header("retry-after", "3"),
+    );
+    assert_eq!(rs[0].get("/crm/v8/Leads").await, 429);
+    let seen = fake.requests().len();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The other replica holds back until the cool-down is over.
+    let asked = Instant::now();
+    assert_eq!(rs[1].get("/crm/v8/Leads").await, 200);
+    let waited = asked.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2),
+        "replica 1 did not wait out replica 0's 429: {waited:?}"
+    );
+    assert_eq!(fake.requests().len(), seen + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_under_load_fails_no_request_and_sharing_resumes_when_it_returns() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let rs = Arc::new(replicas(3, &fake, &redis, "").await);
+    assert!(burst(&rs, 1, "/crm/v8/Leads")
+        .await
+        .iter()
+        .all(|s| *s == 200));
+    assert_eq!(fake.token_requests(), 1);
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for r in 0..3 {
+        for _ in 0..2 {
+            let (rs, stop) = (rs.clone(), stop.clone());
+            workers.push(tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let asked = Instant::now();
+                    let status = rs[r].get("/crm/v8/Leads").await;
+                    statuses.push((status, asked.elapsed()));
+                }
+                statuses
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Degraded, not unready: Kubernetes must not pull every pod.
+    let (status, _, body) = common::raw_request(
+        rs[0].admin,
+        "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""cluster":"degraded""#), "{body}");
+    redis.restart();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Paused rather than dead: calls hang instead of failing.
+    redis.cmd(&["CLIENT", "PAUSE", "1500", "ALL"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    assert!(all.len() > 50, "the load ran: {}", all.len());
+    let failed: Vec<_> = all.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} requests failed: {failed:?}",
+        failed.len()
+    );
+    let slowest = all.iter().map(|(_, took)| *took).max().unwrap_or_default();
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a request hung on Redis for {slowest:?}"
+    );
+    // The cached token served throughout: no mint storm.
+    assert!(
+        fake.token_requests() <= 1 + 3,
+        "{} mints",
+        fake.token_requests()
+    );
+    // Sharing resumed: a 401 now costs one mint for all replicas again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mints = fake.token_requests();
+    fake.revoke_tokens();
+    let statuses = burst(&rs, 3, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), mints + 1, "{}", rs[0].log());
+}

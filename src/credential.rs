@@ -51,11 +51,16 @@ pub struct Cluster {
 impl Cluster {
     /// Connects lazily: Redis being down is not an error here (the store
     /// starts degraded and recovers by itself); a malformed URL is.
-    pub fn new(config: &ClusterConfig) -> Result<Self, CredentialError> {
+    pub fn new(config: &ClusterConfig, metrics: &Arc<Metrics>) -> Result<Self, CredentialError> {
+        let observer = {
+            let metrics = metrics.clone();
+            Arc::new(move |op: &'static str, took, ok| metrics.redis_op(op, took, ok))
+        };
         let store = RedisStore::new(RedisSettings {
             extra_roots: config.extra_roots.clone(),
             key_prefix: config.key_prefix.clone(),
             timeout: config.timeout,
+            observer: Some(observer),
             ..RedisSettings::new(config.redis_url.expose())
         })
         .map_err(|e| CredentialError::Cluster(e.to_string()))?;

@@ -40,6 +40,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabel {
+    op: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -71,6 +76,9 @@ pub struct Metrics {
     rate_limit_wait: Histogram,
     shed: Family<CredentialLabel, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
+    cluster_up: Gauge<i64, AtomicI64>,
+    redis_ops: Family<OpLabel, Histogram>,
+    redis_errors: Family<OpLabel, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -143,7 +151,32 @@ impl Metrics {
             "Requests being served right now",
             in_flight.clone(),
         );
+        let cluster_up = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "cluster_up",
+            "With [cluster]: 1 while Redis is reachable, 0 while this replica runs on its own share",
+            cluster_up.clone(),
+        );
+        let redis_ops = Family::<OpLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+            ])
+        });
+        registry.register(
+            "redis_op_duration_seconds",
+            "Redis calls by operation (admit, read_token, ...), failed ones included",
+            redis_ops.clone(),
+        );
+        let redis_errors = Family::<OpLabel, Counter>::default();
+        registry.register(
+            "redis_errors",
+            "Redis calls that failed or timed out, by operation",
+            redis_errors.clone(),
+        );
         Metrics {
+            cluster_up,
+            redis_ops,
+            redis_errors,
             registry,
             requests,
             request_duration,
@@ -208,6 +241,21 @@ impl Metrics {
 
     pub fn waited(&self, took: Duration) {
         self.rate_limit_wait.observe(took.as_secs_f64());
+    }
+
+    /// One Redis call: its operation, how long it took, whether it worked.
+    pub fn redis_op(&self, op: &'static str, took: Duration, ok: bool) {
+        self.redis_ops
+            .get_or_create(&OpLabel { op })
+            .observe(took.as_secs_f64());
+        if !ok {
+            self.redis_errors.get_or_create(&OpLabel { op }).inc();
+        }
+    }
+
+    /// With `[cluster]`: whether Redis is reachable now.
+    pub fn cluster_up(&self, up: bool) {
+        self.cluster_up.set(i64::from(up));
     }
 
     /// Makes a credential's series exist (at 0) before anything happens to it.

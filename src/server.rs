@@ -231,6 +231,9 @@ fn admin_handler(
             "/readyz" => readiness(&proxy),
             "/metrics" => {
                 let states: Vec<_> = proxy.credentials().iter().map(|c| c.status()).collect();
+                if let Some(cluster) = proxy.cluster() {
+                    proxy.metrics().cluster_up(cluster.store().is_up());
+                }
                 (
                     StatusCode::OK,
                     OPENMETRICS,

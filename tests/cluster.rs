@@ -172,6 +172,18 @@ async fn five_replicas_starting_together_mint_one_token_and_share_it() {
         assert!(!value.contains(zoho_proxy::fake::REFRESH_TOKEN), "{key}");
         assert!(!value.contains(zoho_proxy::fake::CLIENT_SECRET), "{key}");
     }
+    // Each replica reports the cluster and its Redis calls.
+    let (status, _, metrics) = common::raw_request(
+        rs[2].admin,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("zoho_proxy_cluster_up 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"zoho_proxy_redis_op_duration_seconds_count{op="admit"}"#),
+        "{metrics}"
+    );
     // Every key of the credential is in one hash slot (one tag).
     for key in keys.lines() {
         assert!(key.starts_with("{zoho-proxy:default}"), "{key}");

@@ -92,7 +92,7 @@ impl Proxy {
     ) -> Result<Self, CredentialError> {
         // `check --online` (on demand) needs no shared store.
         let cluster = match (&config.cluster, refresh) {
-            (Some(c), Refresh::Background) => Some(Cluster::new(c)?),
+            (Some(c), Refresh::Background) => Some(Cluster::new(c, &metrics)?),
             _ => None,
         };
         let credentials = config

@@ -88,6 +88,15 @@ pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
         server::build_proxy(config.clone(), Refresh::OnDemand).map_err(|e| e.to_string())?;
     let mut out = String::new();
     let mut failed = Vec::new();
+    if let Some(cluster) = &config.cluster {
+        match check_redis(cluster, proxy.metrics()).await {
+            Ok(line) => out.push_str(&line),
+            Err(line) => {
+                out.push_str(&line);
+                failed.push("cluster".to_owned());
+            }
+        }
+    }
     for (index, credential) in proxy.credentials().iter().enumerate() {
         let name = credential.name();
         let token = match credential.tokens().refresh_now().await {
@@ -130,6 +139,29 @@ pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
         Ok(out)
     } else {
         Err(out)
+    }
+}
+
+/// `[cluster]`: can Redis be reached, and which version is it.
+async fn check_redis(
+    cluster: &config::ClusterConfig,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> Result<String, String> {
+    let c =
+        crate::credential::Cluster::new(cluster, metrics).map_err(|e| format!("cluster: {e}\n"))?;
+    // The store connects in the background; give it the first-contact time.
+    for _ in 0..100 {
+        if c.store().is_up() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    match c.store().server_version().await {
+        Ok(v) => Ok(format!(
+            "cluster: Redis {v} reachable (keys {{{}:<credential>}}, {} replicas)\n",
+            cluster.key_prefix, cluster.replicas
+        )),
+        Err(e) => Err(format!("cluster: Redis not usable: {e}\n")),
     }
 }
 

@@ -399,3 +399,37 @@ async fn redis_dying_under_load_fails_no_request_and_sharing_resumes_when_it_ret
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(fake.token_requests(), mints + 1, "{}", rs[0].log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_online_reports_redis_and_fails_without_it() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let r = Replica::start(0, &fake, &redis, 1, "").await;
+    let config = r.dir.join("proxy.toml");
+    let check = |config: PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
+                .args(["check", "--online", "--config"])
+                .arg(config)
+                .env("RUST_LOG", "error")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = check(config.clone()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("cluster: Redis 7.") && stdout.contains("reachable"),
+        "{stdout}"
+    );
+    redis.stop();
+    let out = check(config).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cluster: Redis not usable"), "{stderr}");
+}

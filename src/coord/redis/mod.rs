@@ -736,6 +736,20 @@ impl RedisStore {
         Ok(secs * 1000 + micros / 1000)
     }
 
+    /// The server's `redis_version` (from `INFO server`), for `check --online`.
+    pub async fn server_version(&self) -> Result<String, StoreError> {
+        let info: String = self
+            .inner
+            .run("info", |mut c| async move {
+                redis::cmd("INFO").arg("server").query_async(&mut c).await
+            })
+            .await?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("redis_version:"))
+            .map(|v| v.trim().to_owned())
+            .ok_or_else(|| StoreError::Protocol("INFO server has no redis_version".into()))
+    }
+
     /// Events of one credential. All credentials share one pub/sub connection
     /// per process (a pattern subscription), which reconnects and
     /// resubscribes by itself and then sends [`Event::Resync`] to every

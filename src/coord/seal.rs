@@ -23,6 +23,8 @@ pub struct SharedGrant {
     pub scope: Option<String>,
     /// Wall-clock expiry, milliseconds since the Unix epoch.
     pub expires_at_ms: u64,
+    /// When it was minted (wall clock, ms): its age on every replica.
+    pub minted_at_ms: u64,
 }
 
 impl std::fmt::Debug for SharedGrant {
@@ -40,6 +42,8 @@ struct Wire {
     d: Option<String>,
     s: Option<String>,
     e: u64,
+    #[serde(default)]
+    m: u64,
 }
 
 /// Seals and opens one credential's shared tokens.
@@ -99,6 +103,7 @@ impl TokenSeal {
             d: grant.api_domain.clone(),
             s: grant.scope.clone(),
             e: grant.expires_at_ms,
+            m: grant.minted_at_ms,
         };
         let mut data = serde_json::to_vec(&wire).ok()?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -133,6 +138,7 @@ impl TokenSeal {
             api_domain: wire.d,
             scope: wire.s,
             expires_at_ms: wire.e,
+            minted_at_ms: wire.m,
         })
     }
 }
@@ -147,6 +153,7 @@ mod tests {
             api_domain: Some("https://www.zohoapis.eu".into()),
             scope: Some("ZohoCRM.modules.ALL".into()),
             expires_at_ms: 1_800_000_000_000,
+            minted_at_ms: 1_799_996_400_000,
         }
     }
 

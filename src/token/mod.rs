@@ -582,7 +582,7 @@ impl TokenManager {
                     Cause::Rejection => state.rejections.record(sent),
                     Cause::Explicit => {}
                 }
-                let token = self.install_as(grant, "refreshed", generation);
+                let token = self.install_as(grant, "refreshed", generation, Duration::ZERO);
                 self.persist(&token).await;
                 state.failures = 0;
                 state.unreachable = 0;
@@ -623,15 +623,17 @@ impl TokenManager {
 
     /// Makes `grant` the current token; `how` it came (for the log).
     fn install(&self, grant: TokenGrant, how: &str) -> Arc<AccessToken> {
-        self.install_as(grant, how, None)
+        self.install_as(grant, how, None, Duration::ZERO)
     }
 
-    /// The same, as shared generation `generation` (else the next local one).
+    /// The same, as shared generation `generation` (else the next local
+    /// one), for a token minted `age` ago (by another replica).
     fn install_as(
         &self,
         grant: TokenGrant,
         how: &str,
         generation: Option<u64>,
+        age: Duration,
     ) -> Arc<AccessToken> {
         let now = Instant::now();
         let lifetime = grant.expires_in;
@@ -664,7 +666,7 @@ impl TokenManager {
                 }
                 None => self.generation.fetch_add(1, Ordering::Relaxed) + 1,
             },
-            obtained_at: now,
+            obtained_at: now.checked_sub(age).unwrap_or(now),
             expires_at: now + lifetime,
             usable_until: now + plan.usable_for,
             refresh_at: now + plan.refresh_in,

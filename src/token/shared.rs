@@ -137,13 +137,25 @@ impl TokenManager {
     /// Makes the shared token of `generation` this replica's.
     fn take(&self, generation: u64, grant: SharedGrant) -> Arc<AccessToken> {
         let left = Duration::from_millis(grant.expires_at_ms.saturating_sub(now_ms()));
+        // Its age counts from its mint, wherever that was: the 401 rules
+        // (minimum age) mean the same on every replica.
+        let age = Duration::from_millis(now_ms().saturating_sub(grant.minted_at_ms));
         let grant = TokenGrant {
             access_token: grant.access_token,
             expires_in: left,
             api_domain: grant.api_domain,
             scope: grant.scope,
         };
-        self.install_as(grant, "taken from the shared store", Some(generation))
+        self.install_as(
+            grant,
+            "taken from the shared store",
+            Some(generation),
+            if grant_minted_known(age) {
+                age
+            } else {
+                Duration::ZERO
+            },
+        )
     }
 
     /// The refresh through Redis; see the module documentation.
@@ -256,10 +268,17 @@ fn wall_expiry(t: &AccessToken) -> u64 {
 }
 
 fn grant_of(t: &AccessToken) -> SharedGrant {
+    let age = Instant::now().saturating_duration_since(t.obtained_at);
     SharedGrant {
         access_token: t.secret.clone(),
         api_domain: t.api_domain.clone(),
         scope: t.scope.clone(),
         expires_at_ms: wall_expiry(t),
+        minted_at_ms: now_ms().saturating_sub(age.as_millis() as u64),
     }
+}
+
+/// A mint time of 0 (a blob from before it was recorded) says nothing.
+fn grant_minted_known(age: Duration) -> bool {
+    age < Duration::from_secs(30 * 24 * 3600)
 }

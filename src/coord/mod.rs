@@ -15,7 +15,9 @@
 pub mod redis;
 pub mod seal;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -35,6 +37,19 @@ pub struct SharedLimits {
     /// This replica's waiters queue here (FIFO) once one had to wait.
     queue: tokio::sync::Mutex<()>,
     waiting: AtomicUsize,
+    /// Leases held now, by id, with when they were granted: one background
+    /// task renews those that outlive a third of `lease` (most requests end
+    /// long before, so they cost no renewal at all).
+    live: Arc<Mutex<HashMap<String, (LeaseId, Instant)>>>,
+    renewer: OnceLock<JoinHandle<()>>,
+}
+
+impl Drop for SharedLimits {
+    fn drop(&mut self) {
+        if let Some(task) = self.renewer.get() {
+            task.abort();
+        }
+    }
 }
 
 impl SharedLimits {
@@ -45,6 +60,8 @@ impl SharedLimits {
             lease,
             queue: tokio::sync::Mutex::new(()),
             waiting: AtomicUsize::new(0),
+            live: Arc::default(),
+            renewer: OnceLock::new(),
         }
     }
 
@@ -129,27 +146,37 @@ impl SharedLimits {
         }
     }
 
-    /// A lease that renews itself while held and is released when dropped.
+    /// A lease that is renewed while held and released when dropped.
     fn lease(&self, id: LeaseId) -> Lease {
-        let renew = tokio::spawn({
-            let (store, keys, id, ttl) = (
+        lock(&self.live).insert(id.id().to_owned(), (id.clone(), Instant::now()));
+        self.renewer.get_or_init(|| {
+            let (store, keys, ttl, live) = (
                 self.store.clone(),
                 self.keys.clone(),
-                id.clone(),
                 self.lease,
+                Arc::downgrade(&self.live),
             );
-            async move {
+            tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(ttl / 3).await;
-                    let _ = store.renew(&keys, &id, ttl).await;
+                    let Some(live) = live.upgrade() else { return };
+                    let due: Vec<LeaseId> = lock(&live)
+                        .values()
+                        .filter(|(_, granted)| granted.elapsed() >= ttl / 3)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    drop(live);
+                    for id in due {
+                        let _ = store.renew(&keys, &id, ttl).await;
+                    }
                 }
-            }
+            })
         });
         Lease {
             store: self.store.clone(),
             keys: self.keys.clone(),
             id,
-            renew,
+            live: self.live.clone(),
         }
     }
 
@@ -180,12 +207,16 @@ pub struct Lease {
     store: RedisStore,
     keys: Keys,
     id: LeaseId,
-    renew: JoinHandle<()>,
+    live: Arc<Mutex<HashMap<String, (LeaseId, Instant)>>>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.renew.abort();
+        lock(&self.live).remove(self.id.id());
         self.store.release(&self.keys, &self.id);
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -354,6 +354,9 @@ struct Inner {
     shutdown: watch::Sender<()>,
     /// Bumped each time the probe closes the breaker.
     recovered: watch::Sender<u64>,
+    /// Released leases, sent in batches (one pipelined round trip for all
+    /// that accumulated) by a background task.
+    releases: tokio::sync::mpsc::UnboundedSender<LeaseId>,
 }
 
 /// The handle to the shared Redis store: cheap to clone, one per process.
@@ -391,6 +394,7 @@ impl RedisStore {
             .map_err(|e| StoreError::Config(format!("connection manager: {:?}", e.kind())))?;
         let (shutdown, _) = watch::channel(());
         let (recovered, _) = watch::channel(0u64);
+        let (releases, released) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             conn,
             timeout: settings.timeout,
@@ -405,8 +409,10 @@ impl RedisStore {
             listening: AtomicBool::new(false),
             shutdown,
             recovered,
+            releases,
         });
         spawn_probe(&inner);
+        tokio::spawn(release_loop(Arc::downgrade(&inner), released));
         tokio::spawn(pubsub_loop(
             Arc::downgrade(&inner),
             client,
@@ -514,28 +520,16 @@ impl RedisStore {
         }
     }
 
-    /// Frees the lease's slots now, in the background (fire and forget,
-    /// bounded by the timeout). If Redis is down the lease simply expires.
+    /// Frees the lease's slots in the background (fire and forget): releases
+    /// are batched into one pipelined round trip per batch, bounded by the
+    /// timeout. If Redis is down the lease simply expires.
     pub fn release(&self, keys: &Keys, lease: &LeaseId) {
         let _ = keys;
         if lease.pools.is_empty() {
             return;
         }
-        let store = self.clone();
-        let lease = lease.clone();
-        tokio::spawn(async move {
-            let mut pipe = redis::pipe();
-            for k in &lease.pools {
-                pipe.zrem(k, &lease.id).ignore();
-            }
-            let _ = store
-                .inner
-                .run(
-                    "release",
-                    |mut c| async move { pipe.exec_async(&mut c).await },
-                )
-                .await;
-        });
+        // The loop ends only with the store, so sending cannot fail while it lives.
+        let _ = self.inner.releases.send(lease.clone());
     }
 
     /// Extends the lease to `ttl` from now in every pool. `Ok(false)` when it
@@ -762,6 +756,30 @@ impl RedisStore {
             .entry(keys.events().to_owned())
             .or_insert_with(|| broadcast::channel(64).0)
             .subscribe()
+    }
+}
+
+/// Sends released leases: whatever accumulated while the previous batch was
+/// on its way goes in one pipelined round trip. Ends when the store is gone.
+async fn release_loop(
+    inner: std::sync::Weak<Inner>,
+    mut released: tokio::sync::mpsc::UnboundedReceiver<LeaseId>,
+) {
+    let mut batch = Vec::new();
+    while released.recv_many(&mut batch, 512).await > 0 {
+        let Some(inner) = inner.upgrade() else { return };
+        let mut pipe = redis::pipe();
+        for lease in batch.drain(..) {
+            for k in &lease.pools {
+                pipe.zrem(k, &lease.id).ignore();
+            }
+        }
+        let _ = inner
+            .run(
+                "release",
+                |mut c| async move { pipe.exec_async(&mut c).await },
+            )
+            .await;
     }
 }
 

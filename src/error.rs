@@ -43,12 +43,13 @@ pub enum ProxyError {
     )]
     ScopeNotAllowed {
         route: String,
-        required: Vec<String>,
-        missing: Vec<String>,
+        required: Box<[String]>,
+        missing: Box<[String]>,
         method: String,
         path: String,
-        /// What in the body needs the missing scopes (`FROM Deals`, a sub-request).
-        needed_by: Option<String>,
+        /// What in the body needs the missing scopes (`FROM Deals`, a
+        /// sub-request). Boxed (and the lists too) to keep the error small.
+        needed_by: Option<Box<str>>,
     },
     /// A body the proxy must inspect to know what the call touches, and cannot.
     #[error(
@@ -245,7 +246,7 @@ impl ProxyError {
                     "method": method, "path": path,
                 });
                 if let Some(n) = needed_by {
-                    d["needed_by"] = Value::from(n.as_str());
+                    d["needed_by"] = Value::from(&**n);
                 }
                 d
             }

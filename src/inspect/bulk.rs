@@ -39,10 +39,10 @@ fn module(v: Option<&Value>) -> Result<(&str, &'static str), NotUnderstood> {
 /// Strings under `api_name` or `field` keys anywhere in `v`, and `fields`.
 fn dotted(v: &Value, key: Option<&str>, out: &mut Vec<String>) {
     match v {
-        Value::String(s) if matches!(key, Some("api_name" | "field" | "fields")) => {
-            if s.contains('.') {
-                out.push(s.clone());
-            }
+        Value::String(s)
+            if matches!(key, Some("api_name" | "field" | "fields")) && s.contains('.') =>
+        {
+            out.push(s.clone());
         }
         Value::Array(a) => a.iter().for_each(|x| dotted(x, key, out)),
         Value::Object(o) => o.iter().for_each(|(k, x)| dotted(x, Some(k), out)),

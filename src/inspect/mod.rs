@@ -176,7 +176,7 @@ pub fn check(decision: &mut Decision<'_>, method: &Method, body: &[u8]) -> Resul
                 missing: missing.iter().map(|s| s.to_string()).collect(),
                 method: method.to_string(),
                 path: decision.forward.to_string(),
-                needed_by: Some(need.by.clone()),
+                needed_by: Some(need.by.as_str().into()),
             });
         }
     }

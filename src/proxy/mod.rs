@@ -326,8 +326,8 @@ fn decide<'c>(
                 missing,
             } => ProxyError::ScopeNotAllowed {
                 route,
-                required,
-                missing,
+                required: required.into(),
+                missing: missing.into(),
                 method,
                 path,
                 needed_by: None,

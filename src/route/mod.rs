@@ -381,6 +381,11 @@ mod tests {
         )]);
         let path = canonicalize("/crm/v8/coql").unwrap();
         assert!(t.decide(&Method::POST, &path).unwrap().heavy);
+        // And its body is inspected whoever states the scopes.
+        assert_eq!(
+            t.decide(&Method::POST, &path).unwrap().inspect,
+            Some(Inspect::Coql)
+        );
     }
 
     #[test]

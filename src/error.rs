@@ -37,16 +37,46 @@ pub enum ProxyError {
     #[error("no route allows {method} {path}")]
     NoRoute { method: String, path: String },
     #[error(
-        "route {route} does not allow {}, which {method} {path} requires",
-        .missing.join(" + ")
+        "route {route} does not allow {}, which {method} {path} requires{}",
+        .missing.join(" + "),
+        .needed_by.as_ref().map(|n| format!(" ({n} needs {})", .missing.join(" + "))).unwrap_or_default()
     )]
     ScopeNotAllowed {
         route: String,
-        required: Vec<String>,
-        missing: Vec<String>,
+        required: Box<[String]>,
+        missing: Box<[String]>,
         method: String,
         path: String,
+        /// What in the body needs the missing scopes (`FROM Deals`, a
+        /// sub-request). Boxed (and the lists too) to keep the error small.
+        needed_by: Option<Box<str>>,
     },
+    /// A body the proxy must inspect to know what the call touches, and cannot.
+    #[error(
+        "route {route} cannot tell what {method} {path} touches: {reason}; the call was not sent to Zoho"
+    )]
+    BodyNotUnderstood {
+        route: String,
+        method: String,
+        path: String,
+        reason: String,
+    },
+    /// A body the proxy must inspect is larger than it keeps.
+    #[error(
+        "{method} {path} carries a body the proxy must inspect, and it is larger than \
+         replay_buffer ({limit} bytes); the call was not sent to Zoho"
+    )]
+    BodyTooLarge {
+        method: String,
+        path: String,
+        limit: usize,
+    },
+    /// A body the proxy must inspect, and no `replay_memory` left to hold it.
+    #[error(
+        "{method} {path} carries a body the proxy must inspect, and replay_memory is in use \
+         by other requests; try again shortly"
+    )]
+    BodyMemoryBusy { method: String, path: String },
     #[error(
         "the scope catalog does not know which Zoho scope {method} {path} needs; add \
          `requires = \"Service.scope.OPERATION\"` to route {route} to allow it"
@@ -123,9 +153,12 @@ impl ProxyError {
             | ProxyError::ScopeNotAllowed { .. }
             | ProxyError::ScopeUnknown { .. }
             | ProxyError::ScopeNotGranted { .. }
+            | ProxyError::BodyNotUnderstood { .. }
+            | ProxyError::BodyTooLarge { .. }
             | ProxyError::ClientBody(_)
             | ProxyError::ClientBodyTimeout(_) => Side::Client,
             ProxyError::RateLimited(_)
+            | ProxyError::BodyMemoryBusy { .. }
             | ProxyError::TokenUnavailable(_)
             | ProxyError::Accounts(_)
             | ProxyError::TokenRejected { .. }
@@ -148,7 +181,10 @@ impl ProxyError {
             ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
             | ProxyError::ScopeUnknown { .. }
-            | ProxyError::ScopeNotGranted { .. } => StatusCode::FORBIDDEN,
+            | ProxyError::ScopeNotGranted { .. }
+            | ProxyError::BodyNotUnderstood { .. } => StatusCode::FORBIDDEN,
+            ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::BodyMemoryBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Accounts(TokenError::TimedOut { .. }) => StatusCode::GATEWAY_TIMEOUT,
@@ -170,6 +206,9 @@ impl ProxyError {
             ProxyError::ScopeNotAllowed { .. } => "SCOPE_NOT_ALLOWED",
             ProxyError::ScopeUnknown { .. } => "SCOPE_UNKNOWN",
             ProxyError::ScopeNotGranted { .. } => "SCOPE_NOT_GRANTED",
+            ProxyError::BodyNotUnderstood { .. } => "BODY_NOT_UNDERSTOOD",
+            ProxyError::BodyTooLarge { .. } => "BODY_TOO_LARGE",
+            ProxyError::BodyMemoryBusy { .. } => "BODY_MEMORY_BUSY",
             ProxyError::ClientBody(_) => "BAD_REQUEST_BODY",
             ProxyError::ClientBodyTimeout(_) => "REQUEST_BODY_TIMEOUT",
             ProxyError::UpstreamBodyTimeout(_) => "UPSTREAM_BODY_TIMEOUT",
@@ -200,10 +239,31 @@ impl ProxyError {
                 missing,
                 method,
                 path,
-            } => json!({
-                "route": route, "required_scope": required.join(" + "), "missing_scope": missing.join(" + "),
-                "method": method, "path": path,
-            }),
+                needed_by,
+            } => {
+                let mut d = json!({
+                    "route": route, "required_scope": required.join(" + "), "missing_scope": missing.join(" + "),
+                    "method": method, "path": path,
+                });
+                if let Some(n) = needed_by {
+                    d["needed_by"] = Value::from(&**n);
+                }
+                d
+            }
+            ProxyError::BodyNotUnderstood {
+                route,
+                method,
+                path,
+                reason,
+            } => json!({ "route": route, "method": method, "path": path, "reason": reason }),
+            ProxyError::BodyTooLarge {
+                method,
+                path,
+                limit,
+            } => json!({ "method": method, "path": path, "limit_bytes": limit }),
+            ProxyError::BodyMemoryBusy { method, path } => {
+                json!({ "method": method, "path": path })
+            }
             ProxyError::ScopeUnknown {
                 route,
                 method,
@@ -235,6 +295,7 @@ impl ProxyError {
             ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
             ProxyError::Accounts(e) | ProxyError::TokenRejected { why: e, .. } => e.retry_in(),
             ProxyError::RateLimited(shed) => Some(shed.retry_after),
+            ProxyError::BodyMemoryBusy { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }

@@ -7,7 +7,8 @@
 //!
 //! Map of the crate:
 //! - [`config`]: the file as written ([`config::raw`]) compiled into runtime types.
-//! - [`canon`], [`route`], [`scope`]: what a request is and whether it is allowed.
+//! - [`canon`], [`route`], [`scope`]: what a request is and whether it is allowed;
+//!   [`inspect`]: the same for the few calls whose body names what they touch.
 //! - [`token`]: the access token, kept fresh within Zoho's minting limits.
 //! - [`proxy`]: the request pipeline; [`error`]: the answers it makes itself.
 //! - [`server`]: listeners, admin endpoints, graceful shutdown.
@@ -45,6 +46,7 @@ pub mod dc;
 pub mod deadline;
 pub mod error;
 pub mod fake;
+pub mod inspect;
 pub mod limit;
 pub mod metrics;
 pub mod onboard;

@@ -17,12 +17,16 @@ scopes = ["ZohoCRM.modules.leads.READ", "ZohoCRM.modules.contacts.ALL", "ZohoCRM
 #[tokio::test]
 async fn the_readme_example_allows_exactly_what_its_scopes_cover() {
     let h = Harness::start(LEAST_PRIVILEGE).await;
-    for (method, path) in [
-        ("GET", "/crm/v2/Leads"),
-        ("DELETE", "/crm/v8/Contacts/1"),
-        ("POST", "/crm/v8/coql"),
+    for (method, path, body) in [
+        ("GET", "/crm/v2/Leads", ""),
+        ("DELETE", "/crm/v8/Contacts/1", ""),
+        (
+            "POST",
+            "/crm/v8/coql",
+            r#"{"select_query": "select Last_Name from Leads"}"#,
+        ),
     ] {
-        let resp = h.request(method, path, "").await;
+        let resp = h.request(method, path, body).await;
         assert_eq!(
             resp.status,
             StatusCode::OK,

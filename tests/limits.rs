@@ -104,9 +104,11 @@ async fn max_concurrent_is_never_exceeded() {
     );
 }
 
+const COQL: &str = r#"{"select_query": "select Last_Name from Leads"}"#;
+
 #[tokio::test]
 async fn a_route_limit_applies_on_top_of_the_credential_limit() {
-    let routes = "[[routes]]\nname = \"slow-lane\"\npath = \"/crm/v8/coql\"\nscopes = [\"ZohoCRM.coql.READ\"]\nrate_limit = { max_concurrent = 1 }\n";
+    let routes = "[[routes]]\nname = \"slow-lane\"\npath = \"/crm/v8/coql\"\nscopes = [\"ZohoCRM.coql.READ\", \"ZohoCRM.modules.leads.READ\"]\nrate_limit = { max_concurrent = 1 }\n";
     let h = harness("", routes).await;
     for _ in 0..5 {
         h.fake
@@ -115,7 +117,7 @@ async fn a_route_limit_applies_on_top_of_the_credential_limit() {
     let tasks: Vec<_> = (0..5)
         .map(|_| {
             let h = h.clone();
-            tokio::spawn(async move { h.request("POST", "/crm/v8/coql", "{}").await.status })
+            tokio::spawn(async move { h.request("POST", "/crm/v8/coql", COQL).await.status })
         })
         .collect();
     for t in tasks {

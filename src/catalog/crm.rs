@@ -15,6 +15,7 @@ use super::{
     POST_ONLY, POST_READ, POST_UPDATE,
 };
 use crate::dc::Upstream::{Api, Content};
+use crate::inspect::Inspect;
 use crate::scope::Operation::{Create, Delete, Read, Update};
 
 const SCOPES: &str = "https://www.zoho.com/crm/developer/docs/api/v8/scopes.html";
@@ -29,8 +30,9 @@ const FILES: &str = "https://www.zoho.com/crm/developer/docs/api/v8/upload-files
 const USERS: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-users.html";
 const ORG: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-org-data.html";
 
-const COQL_NOTE: &str = "Zoho also checks READ on every module the query names (ZohoCRM.modules.{module}.READ); \
-the module is in the request body, which the proxy does not parse, so only ZohoCRM.coql.READ is required here";
+const COQL_NOTE: &str = "Zoho also checks READ on every module the query reads: the proxy parses select_query \
+and requires ZohoCRM.modules.{module}.READ for its FROM module, and ZohoCRM.modules.READ when it uses dotted \
+lookup fields (their module is not in the query); a query it cannot parse is refused";
 const PARENT_NOTE: &str = "stricter reading: Zoho documents the related module's scope; \
 the parent module's READ is required too because the call reveals the parent record";
 const UNKNOWN_REL_NOTE: &str =
@@ -209,14 +211,15 @@ pub(super) const ENTRIES: &[Entry] = &[
     // ---- COQL, composite, notifications, functions, system endpoints ----
     api("/crm/{v}/coql", POST_READ, "ZohoCRM.coql.READ", "crm.coql",
         "https://www.zoho.com/crm/developer/docs/api/v8/COQL-Overview.html")
-        .heavy().note(COQL_NOTE),
+        .heavy().note(COQL_NOTE).inspect(Inspect::Coql),
     api("/crm/{v}/__composite_requests", POST_ONLY,
-        "ZohoCRM.composite_requests.CUSTOM + ZohoCRM.modules.ALL", "crm.composite",
+        "ZohoCRM.composite_requests.CUSTOM", "crm.composite",
         "https://www.zoho.com/crm/developer/docs/api/v8/composite-api.html")
         .heavy()
-        .note("Zoho requires ZohoCRM.composite_requests.CUSTOM and the scope of every sub-request; \
-the sub-requests are in the body, which the proxy does not parse, so the stricter reading requires \
-ZohoCRM.modules.ALL as well; counted as heavy because sub-requests may be"),
+        .inspect(Inspect::Composite)
+        .note("Zoho requires ZohoCRM.composite_requests.CUSTOM and the scope of every sub-request: the proxy \
+checks each sub-request (method + uri) against this catalog and the route's scopes as if it were sent alone; \
+counted as heavy because sub-requests may be"),
     api("/crm/{v}/actions/watch", CRUD, "ZohoCRM.notifications.{op}", "crm.notifications",
         "https://www.zoho.com/crm/developer/docs/api/v8/notifications/overview.html"),
     api("/crm/{v}/functions/{name}/actions/execute", &[("GET", Read), ("POST", Create)],
@@ -234,17 +237,20 @@ case-sensitively here, so grant ZohoCRM.Files.*"),
     Entry::new(Content, "/crm/{v}/upload", POST_ONLY, "ZohoFiles.files.ALL", "crm.bulk",
         "https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/upload-file.html").heavy(),
     // ---- Bulk read / write (the version sits after /bulk/) ----
-    api("/crm/bulk/{v}/read", POST_READ, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ)
+    api("/crm/bulk/{v}/read", POST_READ, "ZohoCRM.bulk.READ", "crm.bulk", BULK_READ)
         .heavy()
-        .note("the module to export is in the body; stricter reading requires READ on all modules \
-(Zoho's OpenAPI lists ZohoCRM.bulk.READ with ZohoCRM.modules.ALL)"),
+        .inspect(Inspect::BulkRead)
+        .note("the module to export is in the body (query.module.api_name): the proxy requires its READ, \
+and ZohoCRM.modules.READ when fields or criteria use dotted lookup fields"),
     api("/crm/bulk/{v}/read/{id}", GET_ONLY, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ).heavy(),
-    api("/crm/bulk/{v}/read/{id}/result", GET_ONLY, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ).heavy(),
-    api("/crm/bulk/{v}/write", POST_ONLY,
-        "ZohoCRM.bulk.CREATE + ZohoCRM.modules.CREATE + ZohoCRM.modules.UPDATE", "crm.bulk", BULK_WRITE)
+    api("/crm/bulk/{v}/read/{id}/result", GET_ONLY, "ZohoCRM.bulk.READ + ZohoCRM.modules.READ", "crm.bulk", BULK_READ)
         .heavy()
-        .note("a bulk write job inserts, updates or upserts into a module named in the body; stricter \
-reading requires CREATE and UPDATE on all modules besides ZohoCRM.bulk.CREATE"),
+        .note("the job id does not say which module was exported: READ on all modules is required"),
+    api("/crm/bulk/{v}/write", POST_ONLY, "ZohoCRM.bulk.CREATE", "crm.bulk", BULK_WRITE)
+        .heavy()
+        .inspect(Inspect::BulkWrite)
+        .note("a bulk write job inserts, updates or upserts into the modules named in the body \
+(resource[].module): the proxy requires CREATE and UPDATE on each, whatever the operation"),
     api("/crm/bulk/{v}/write/{id}", GET_ONLY, "ZohoCRM.bulk.CREATE", "crm.bulk", BULK_WRITE)
         .heavy()
         .note("Zoho's OpenAPI requires ZohoCRM.bulk.CREATE to read a bulk write job's status"),

@@ -32,6 +32,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use crate::dc::Upstream;
+use crate::inspect::Inspect;
 use crate::scope::{Operation, Scope};
 
 #[path = "crm.rs"]
@@ -58,6 +59,9 @@ pub struct Requirement {
     pub doc: &'static str,
     /// Ambiguity notes, stricter-reading explanations.
     pub note: Option<&'static str>,
+    /// What the call touches is named in its body, which must be inspected
+    /// ([`crate::inspect`]): `scopes` is then only what the call itself needs.
+    pub inspect: Option<Inspect>,
 }
 
 impl fmt::Display for Requirement {
@@ -71,6 +75,9 @@ impl fmt::Display for Requirement {
         write!(f, " ({}", self.family)?;
         if self.heavy {
             f.write_str(", heavy")?;
+        }
+        if let Some(i) = self.inspect {
+            write!(f, ", + {}", i.what())?;
         }
         f.write_str(")")
     }
@@ -87,6 +94,7 @@ pub(crate) struct Entry {
     pub family: &'static str,
     pub doc: &'static str,
     pub note: Option<&'static str>,
+    pub inspect: Option<Inspect>,
 }
 
 impl Entry {
@@ -107,7 +115,14 @@ impl Entry {
             family,
             doc,
             note: None,
+            inspect: None,
         }
+    }
+
+    /// The body says what the call touches: the proxy inspects it.
+    pub(crate) const fn inspect(mut self, inspect: Inspect) -> Entry {
+        self.inspect = Some(inspect);
+        self
     }
 
     /// Mark as counted against Zoho's sub-concurrency limit.
@@ -383,6 +398,13 @@ fn all_entries() -> impl Iterator<Item = &'static Entry> {
         .chain(desk::ENTRIES.iter())
 }
 
+/// The scope name of a CRM module API name, as the path matcher sees it
+/// (`Leads` → `leads`, `Price_Books` → `pricebooks`, other identifiers →
+/// `custom`); `None` for reserved words and unknown `__s` system modules.
+pub fn crm_module_scope(api_name: &str) -> Option<&'static str> {
+    crm::module_scope(api_name)
+}
+
 /// `path` is an already-canonical request path (starts with '/', no empty or
 /// dot segments, no query string). `method` is uppercase (GET HEAD POST PUT
 /// PATCH DELETE OPTIONS).
@@ -411,6 +433,7 @@ pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requiremen
             family: e.family,
             doc: e.doc,
             note: e.note,
+            inspect: e.inspect,
         });
     }
     None

@@ -133,7 +133,7 @@ const ROWS: &[Row] = &[
     (Api, "PATCH", "/crm/v8/coql", None, false),
     (Content, "POST", "/crm/v8/coql", None, false),
     (Api, "POST", "/crm/v9/coql", None, false),
-    (Api, "POST", "/crm/v8/__composite_requests", Some("ZohoCRM.composite_requests.CUSTOM + ZohoCRM.modules.ALL"), true),
+    (Api, "POST", "/crm/v8/__composite_requests", Some("ZohoCRM.composite_requests.CUSTOM"), true),
     (Api, "GET", "/crm/v8/__composite_requests", None, false),
     (Api, "GET", "/crm/v8/actions/watch", Some("ZohoCRM.notifications.READ"), false),
     (Api, "POST", "/crm/v2/actions/watch", Some("ZohoCRM.notifications.CREATE"), false),
@@ -154,10 +154,10 @@ const ROWS: &[Row] = &[
     (Content, "POST", "/crm/v8/upload", Some("ZohoFiles.files.ALL"), true),
     (Api, "POST", "/crm/v8/upload", None, false),
     (Content, "POST", "/crm/v8/Leads", None, false),
-    (Api, "POST", "/crm/bulk/v2/read", Some("ZohoCRM.bulk.READ + ZohoCRM.modules.READ"), true),
+    (Api, "POST", "/crm/bulk/v2/read", Some("ZohoCRM.bulk.READ"), true),
     (Api, "GET", "/crm/bulk/v8/read/123", Some("ZohoCRM.bulk.READ + ZohoCRM.modules.READ"), true),
     (Api, "GET", "/crm/bulk/v8/read/123/result", Some("ZohoCRM.bulk.READ + ZohoCRM.modules.READ"), true),
-    (Api, "POST", "/crm/bulk/v8/write", Some("ZohoCRM.bulk.CREATE + ZohoCRM.modules.CREATE + ZohoCRM.modules.UPDATE"), true),
+    (Api, "POST", "/crm/bulk/v8/write", Some("ZohoCRM.bulk.CREATE"), true),
     (Api, "GET", "/crm/bulk/v8/write/123", Some("ZohoCRM.bulk.CREATE"), true),
     (Api, "DELETE", "/crm/bulk/v8/read/123", None, false),
     (Api, "POST", "/crm/bulk/v9/read", None, false),
@@ -402,7 +402,11 @@ fn display_and_metadata() {
     assert!(coql
         .as_ref()
         .and_then(|r| r.note)
-        .is_some_and(|n| n.contains("body")));
+        .is_some_and(|n| n.contains("select_query")));
+    assert_eq!(
+        coql.as_ref().and_then(|r| r.inspect),
+        Some(crate::inspect::Inspect::Coql)
+    );
     assert_eq!(coql.as_ref().map(|r| r.family), Some("crm.coql"));
     assert_eq!(
         lookup(Desk, "GET", "/api/v1/tickets").map(|r| r.family),

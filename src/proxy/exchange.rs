@@ -45,7 +45,17 @@ pub(super) enum RequestBody {
         body: Option<ProxyBody>,
         /// Set if the client's body broke the pace while it streamed.
         tripped: Tripped,
+        why: Unkept,
     },
+}
+
+/// Why a body streams instead of being kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unkept {
+    /// Longer than `replay_buffer`.
+    TooLarge,
+    /// `replay_memory` was in use by other requests.
+    NoMemory,
 }
 
 impl RequestBody {
@@ -74,10 +84,10 @@ impl RequestBody {
             Ok(n) => budget.clone().try_acquire_many_owned(n).ok(),
             Err(_) => None,
         };
-        let limit = if want == 0 || reserved.is_some() {
-            limit
+        let (limit, why) = if want == 0 || reserved.is_some() {
+            (limit, Unkept::TooLarge)
         } else {
-            0
+            (0, Unkept::NoMemory)
         };
         match read_prefix(body, limit).await {
             Ok(Prefixed::Complete(bytes)) => {
@@ -94,11 +104,20 @@ impl RequestBody {
             Ok(partial) => Ok(RequestBody::Streaming {
                 body: Some(partial.into_body()),
                 tripped,
+                why,
             }),
             Err(e) => Err(match stalled(&*e) {
                 Some(s) => ProxyError::ClientBodyTimeout(s.clone()),
                 None => ProxyError::ClientBody(e.to_string()),
             }),
+        }
+    }
+
+    /// All of the body, if it was kept.
+    pub(super) fn kept(&self) -> Result<&Bytes, Unkept> {
+        match self {
+            RequestBody::Replayable { bytes, .. } => Ok(bytes),
+            RequestBody::Streaming { why, .. } => Err(*why),
         }
     }
 

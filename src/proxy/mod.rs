@@ -1,7 +1,7 @@
 //! The request path. [`Proxy::pipeline`] is the whole story, stage by stage:
 //!
 //! ```text
-//! target → canonicalize → route + scope → body → token → granted?
+//! target → canonicalize → route + scope → body → inspect → token → granted?
 //!        → [ limit → rewrite + forward → classify: 401 refresh+replay / retry? ]   (exchange.rs)
 //! ```
 //!
@@ -27,7 +27,7 @@ use crate::error::ProxyError;
 use crate::metrics::Metrics;
 use crate::route::{Decision, Denial, Route};
 use crate::token::{AccessToken, TokenManager};
-use exchange::RequestBody;
+use exchange::{RequestBody, Unkept};
 
 /// One request on its way to Zoho: what every attempt needs.
 struct Call<'a> {
@@ -239,7 +239,7 @@ impl Proxy {
         let deadline = Some(tokio::time::Instant::now() + config.server.request_timeout);
         check_target(&req)?;
         let path = canonicalize(req.uri().path())?;
-        let decision = decide(config, req.method(), &path)?;
+        let mut decision = decide(config, req.method(), &path)?;
         let route = decision.route;
         let credential = active.credentials.get(route.credential).ok_or_else(|| {
             ProxyError::Internal(format!("route {} has no credential", route.name))
@@ -251,6 +251,7 @@ impl Proxy {
         let server = &config.server;
         let mut body =
             RequestBody::read(body, server.replay_buffer, &active.replay, server.pace).await?;
+        inspect_body(&mut decision, &parts.method, &body, server.replay_buffer)?;
         let token = credential.tokens().token(deadline).await?;
         check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {
@@ -325,13 +326,41 @@ fn decide<'c>(
                 missing,
             } => ProxyError::ScopeNotAllowed {
                 route,
-                required,
-                missing,
+                required: required.into(),
+                missing: missing.into(),
                 method,
                 path,
+                needed_by: None,
             },
         }
     })
+}
+
+/// Stage 5: where the catalog says the body names what the call touches,
+/// the body (kept whole, at most `replay_buffer`) must be understood and
+/// covered by the route's scopes; what it needs joins `decision.required`.
+fn inspect_body(
+    decision: &mut Decision<'_>,
+    method: &Method,
+    body: &RequestBody,
+    limit: usize,
+) -> Result<(), ProxyError> {
+    if decision.inspect.is_none() {
+        return Ok(());
+    }
+    let (method_s, path) = (method.to_string(), decision.forward.to_string());
+    match body.kept() {
+        Ok(bytes) => crate::inspect::check(decision, method, bytes),
+        Err(Unkept::TooLarge) => Err(ProxyError::BodyTooLarge {
+            method: method_s,
+            path,
+            limit,
+        }),
+        Err(Unkept::NoMemory) => Err(ProxyError::BodyMemoryBusy {
+            method: method_s,
+            path,
+        }),
+    }
 }
 
 /// After the token: when Zoho told us what the token was granted, a request

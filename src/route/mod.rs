@@ -16,6 +16,7 @@ use http::Method;
 use crate::canon::CanonicalPath;
 use crate::catalog;
 use crate::dc::Upstream;
+use crate::inspect::Inspect;
 use crate::limit::Limit;
 use crate::scope::{Scope, ScopeSet};
 use pattern::PathPattern;
@@ -120,6 +121,8 @@ pub struct Decision<'a> {
     pub required: Vec<Scope>,
     /// Counted against Zoho's sub-concurrency limit (COQL, bulk, upsert, ...).
     pub heavy: bool,
+    /// The body names what the call touches ([`crate::inspect::check`]).
+    pub inspect: Option<Inspect>,
 }
 
 impl RouteTable {
@@ -158,6 +161,8 @@ impl RouteTable {
         let known = catalog::lookup(route.upstream, method.as_str(), path.as_str());
         // Heavy is a property of the endpoint, whoever states the scopes.
         let heavy = known.as_ref().is_some_and(|k| k.heavy);
+        // So is a body naming what the call touches.
+        let inspect = known.as_ref().and_then(|k| k.inspect);
         let required = match (&route.requires, known) {
             (Some(required), _) => required.clone(),
             (None, Some(found)) => found.scopes,
@@ -180,6 +185,7 @@ impl RouteTable {
             forward,
             required,
             heavy,
+            inspect,
         })
     }
 }
@@ -375,6 +381,11 @@ mod tests {
         )]);
         let path = canonicalize("/crm/v8/coql").unwrap();
         assert!(t.decide(&Method::POST, &path).unwrap().heavy);
+        // And its body is inspected whoever states the scopes.
+        assert_eq!(
+            t.decide(&Method::POST, &path).unwrap().inspect,
+            Some(Inspect::Coql)
+        );
     }
 
     #[test]

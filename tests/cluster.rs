@@ -433,3 +433,25 @@ async fn check_online_reports_redis_and_fails_without_it() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cluster: Redis not usable"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_while_minting_costs_one_lease_then_one_more_mint() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    // The first mint hangs at the accounts server; its replica dies holding the lease.
+    fake.script_token(zoho_proxy::fake::TokenReply::Slow(Duration::from_secs(120)));
+    let first = Replica::start(0, &fake, &redis, 2, "").await;
+    while fake.token_requests() < 1 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(first); // SIGKILL, lease still held in Redis
+    let second = Replica::start(1, &fake, &redis, 2, "").await;
+    let asked = Instant::now();
+    assert_eq!(second.get("/crm/v8/Leads").await, 200, "{}", second.log());
+    let waited = asked.elapsed();
+    assert_eq!(fake.token_requests(), 2, "exactly one more mint");
+    assert!(
+        waited < Duration::from_secs(20),
+        "the dead holder's mint lease (15 s) was waited out, not more: {waited:?}"
+    );
+}

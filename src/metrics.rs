@@ -77,6 +77,7 @@ pub struct Metrics {
     shed: Family<CredentialLabel, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
     cluster_up: Gauge<i64, AtomicI64>,
+    leases_expired: Counter,
     redis_ops: Family<OpLabel, Histogram>,
     redis_errors: Family<OpLabel, Counter>,
 }
@@ -157,6 +158,12 @@ impl Metrics {
             "With [cluster]: 1 while Redis is reachable, 0 while this replica runs on its own share",
             cluster_up.clone(),
         );
+        let leases_expired = Counter::default();
+        registry.register(
+            "leases_expired",
+            "With [cluster]: concurrency slots reclaimed because their holder died or stalled past its lease",
+            leases_expired.clone(),
+        );
         let redis_ops = Family::<OpLabel, Histogram>::new_with_constructor(|| {
             Histogram::new([
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -175,6 +182,7 @@ impl Metrics {
         );
         Metrics {
             cluster_up,
+            leases_expired,
             redis_ops,
             redis_errors,
             registry,
@@ -253,9 +261,14 @@ impl Metrics {
         }
     }
 
-    /// With `[cluster]`: whether Redis is reachable now.
-    pub fn cluster_up(&self, up: bool) {
+    /// With `[cluster]`: whether Redis is reachable now, and how many
+    /// expired leases this replica's admissions reclaimed so far.
+    pub fn cluster(&self, up: bool, leases_expired: u64) {
         self.cluster_up.set(i64::from(up));
+        let seen = self.leases_expired.get();
+        if leases_expired > seen {
+            self.leases_expired.inc_by(leases_expired - seen);
+        }
     }
 
     /// Makes a credential's series exist (at 0) before anything happens to it.

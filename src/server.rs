@@ -232,7 +232,10 @@ fn admin_handler(
             "/metrics" => {
                 let states: Vec<_> = proxy.credentials().iter().map(|c| c.status()).collect();
                 if let Some(cluster) = proxy.cluster() {
-                    proxy.metrics().cluster_up(cluster.store().is_up());
+                    let store = cluster.store();
+                    proxy
+                        .metrics()
+                        .cluster(store.is_up(), store.stats().leases_expired);
                 }
                 (
                     StatusCode::OK,

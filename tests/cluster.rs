@@ -253,6 +253,18 @@ async fn concurrency_is_one_pool_across_replicas_and_a_killed_replica_frees_its_
         waited >= Duration::from_millis(1500) && waited < Duration::from_secs(10),
         "the dead replica's slots came back after their 2 s lease, not {waited:?}"
     );
+    // The replica that reclaimed them says so.
+    let (_, _, metrics) = common::raw_request(
+        rs[1].admin,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let expired: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("zoho_proxy_leases_expired_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(expired >= 1, "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -301,6 +301,9 @@ pub struct StoreStats {
     pub rejected: u64,
     /// Events received on the pub/sub connection.
     pub events: u64,
+    /// Expired leases that admissions reclaimed: slots whose holder died
+    /// (or stalled past its lease) without releasing them.
+    pub leases_expired: u64,
 }
 
 #[derive(Default)]
@@ -311,6 +314,7 @@ struct Counters {
     breaker_opens: AtomicU64,
     rejected: AtomicU64,
     events: AtomicU64,
+    leases_expired: AtomicU64,
 }
 
 struct Scripts {
@@ -445,6 +449,7 @@ impl RedisStore {
             breaker_opens: c.breaker_opens.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             events: c.events.load(Ordering::Relaxed),
+            leases_expired: c.leases_expired.load(Ordering::Relaxed),
         }
     }
 
@@ -510,12 +515,18 @@ impl RedisStore {
                 |mut c| async move { inv.invoke_async(&mut c).await },
             )
             .await?;
+        if let Some(reclaimed) = reply.get(2).filter(|r| **r > 0) {
+            self.inner
+                .counters
+                .leases_expired
+                .fetch_add(*reclaimed as u64, Ordering::Relaxed);
+        }
         match reply.as_slice() {
-            [1, _] => Ok(Admission::Granted(LeaseId {
+            [1, _, ..] => Ok(Admission::Granted(LeaseId {
                 id,
                 pools: pools.into_iter().map(|(k, _)| k).collect(),
             })),
-            [0, wait] if *wait > 0 => Ok(Admission::Wait(Duration::from_millis(*wait as u64))),
+            [0, wait, ..] if *wait > 0 => Ok(Admission::Wait(Duration::from_millis(*wait as u64))),
             other => Err(StoreError::Protocol(format!("admit answered {other:?}"))),
         }
     }

@@ -7,8 +7,10 @@
 -- ARGV[4] ng     ARGV[5] np         ARGV[6] cap of a pool's wait hint, ms
 -- ARGV[7 ..]     per GCRA key: emission interval ms, tolerance ms
 --                then per pool: its limit
--- Returns {1, now} when granted (everything written), {0, wait_ms} otherwise
--- (nothing written). Time is Redis TIME in integer milliseconds.
+-- Returns {1, now, reclaimed} when granted (everything written), {0, wait_ms,
+-- reclaimed} otherwise (nothing else written), where `reclaimed` counts the
+-- expired leases removed from the pools (their holders died or stalled).
+-- Time is Redis TIME in integer milliseconds.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cost = tonumber(ARGV[1])
@@ -20,14 +22,15 @@ local cap = tonumber(ARGV[6])
 
 local cool = redis.call('PTTL', KEYS[1])
 if cool > 0 then
-  return {0, cool}
+  return {0, cool, 0}
 end
 
 local wait = 0
+local reclaimed = 0
 for i = 1, np do
   local key = KEYS[1 + ng + i]
   local limit = tonumber(ARGV[6 + 2 * ng + i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  reclaimed = reclaimed + redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   if redis.call('ZCARD', key) >= limit then
     local w = cap
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -53,7 +56,7 @@ for i = 1, ng do
 end
 
 if wait > 0 then
-  return {0, wait}
+  return {0, wait, reclaimed}
 end
 
 for i = 1, ng do
@@ -63,8 +66,10 @@ end
 for i = 1, np do
   local key = KEYS[1 + ng + i]
   redis.call('ZADD', key, string.format('%.0f', now + ttl), lease)
-  if redis.call('PTTL', key) < ttl then
-    redis.call('PEXPIRE', key, ttl)
+  -- The key outlives its newest lease by one more ttl, so that an admission
+  -- sees (and counts) leases that expired unreleased; then it is garbage.
+  if redis.call('PTTL', key) < 2 * ttl then
+    redis.call('PEXPIRE', key, 2 * ttl)
   end
 end
-return {1, now}
+return {1, now, reclaimed}

@@ -12,8 +12,8 @@ for i = 1, #KEYS do
   local s = redis.call('ZSCORE', KEYS[i], lease)
   if s and tonumber(s) > now then
     redis.call('ZADD', KEYS[i], 'XX', string.format('%.0f', now + ttl), lease)
-    if redis.call('PTTL', KEYS[i]) < ttl then
-      redis.call('PEXPIRE', KEYS[i], ttl)
+    if redis.call('PTTL', KEYS[i]) < 2 * ttl then
+      redis.call('PEXPIRE', KEYS[i], 2 * ttl)
     end
   else
     if s then redis.call('ZREM', KEYS[i], lease) end

@@ -403,9 +403,14 @@ async fn redis_dying_under_load_fails_no_request_and_sharing_resumes_when_it_ret
         "{} mints",
         fake.token_requests()
     );
-    // Sharing resumed: a 401 now costs one mint for all replicas again.
+    // Redis came back empty; the replicas gave it their token back, so a
+    // replica starting now takes it instead of minting.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mints = fake.token_requests();
+    let late = Replica::start(7, &fake, &redis, 3, "").await;
+    assert_eq!(late.get("/crm/v8/Leads").await, 200);
+    assert_eq!(fake.token_requests(), mints, "{}", late.log());
+    // Sharing resumed: a 401 now costs one mint for all replicas again.
     fake.revoke_tokens();
     let statuses = burst(&rs, 3, "/crm/v8/Leads").await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");

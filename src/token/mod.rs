@@ -694,6 +694,10 @@ impl TokenManager {
         // Never twice within a second, even when a refresh left a token that
         // is already due (one kept while the shared store is down).
         let mut not_before = Instant::now();
+        // With a shared store: when its connection comes back (Redis
+        // restarted, maybe empty), give it the token this replica holds, so
+        // replicas starting now take it instead of minting.
+        let mut events = self.shared.as_ref().map(|s| s.subscribe());
         loop {
             let wake = match self.current.load_full() {
                 Some(t) => t.refresh_at.max(not_before),
@@ -701,6 +705,14 @@ impl TokenManager {
             };
             tokio::select! {
                 _ = tokio::time::sleep_until(wake) => {}
+                resynced = shared::resynced(&mut events) => {
+                    if resynced {
+                        if let Some(shared) = &self.shared {
+                            self.republish(shared).await;
+                        }
+                    }
+                    continue;
+                }
                 _ = &mut shutdown => return,
             }
             not_before = Instant::now() + MIN_BACKOFF;

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 use super::{AccessToken, Cause, RefreshState, TokenError, TokenGrant, TokenManager, Want};
-use crate::coord::redis::{Keys, RedisStore, StoredToken};
+use crate::coord::redis::{Event, Keys, RedisStore, StoredToken};
 use crate::coord::seal::{SharedGrant, TokenSeal};
 
 /// How long the mint lease lasts: a holder that dies costs at most this.
@@ -62,6 +62,11 @@ impl SharedTokens {
 
     pub fn is_up(&self) -> bool {
         self.store.is_up()
+    }
+
+    /// This credential's events (token announcements, resyncs).
+    pub(super) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.store.subscribe(&self.keys)
     }
 
     /// Whether to go through Redis: it is up, or (before it was ever up)
@@ -256,6 +261,41 @@ impl TokenManager {
             }
         }
         Through::Done(result)
+    }
+}
+
+/// Resolves when the next event arrives: `true` for a resync (the pub/sub
+/// connection came back, Redis may have lost its data), `false` for any
+/// other. Never resolves without a shared store.
+pub(super) async fn resynced(events: &mut Option<tokio::sync::broadcast::Receiver<Event>>) -> bool {
+    use tokio::sync::broadcast::error::RecvError;
+    match events {
+        None => std::future::pending().await,
+        Some(rx) => match rx.recv().await {
+            Ok(Event::Resync) | Err(RecvError::Lagged(_)) => true,
+            Ok(_) => false,
+            Err(RecvError::Closed) => {
+                *events = None;
+                false
+            }
+        },
+    }
+}
+
+impl TokenManager {
+    /// Puts the token this replica holds into the store when the store has
+    /// none, or an older one.
+    pub(super) async fn republish(&self, shared: &SharedTokens) {
+        let Some(mine) = self.current() else { return };
+        let stored = match shared.read().await {
+            Ok(s) => s.map_or(0, |(g, _)| g),
+            Err(()) => return,
+        };
+        if stored < mine.generation {
+            if let Ok(true) = shared.publish(mine.generation, &grant_of(&mine)).await {
+                tracing::info!(credential = %self.name, generation = mine.generation, "gave the shared store back this replica's token");
+            }
+        }
     }
 }
 

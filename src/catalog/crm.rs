@@ -127,6 +127,21 @@ pub(super) fn module_scope(seg: &str) -> Option<&'static str> {
     Some("custom")
 }
 
+/// Modules whose records always belong to a parent record in another module
+/// (`Parent_Id`): Zoho checks the parent module's scope as well as theirs,
+/// and a top-level path (`/crm/vN/Notes`, `/crm/vN/Attachments/{id}`) does
+/// not name the parent. The path matcher does not take them as `{module}`, so
+/// those paths are unknown to the catalog (a route must state `requires`);
+/// as related lists (`/crm/vN/{Module}/{id}/Notes`) they keep requiring the
+/// parent's scope. Source: `shared/zoho-reference.md`, "Scope corrections".
+pub(super) const PARENTED: &[&str] = &["notes", "attachments"];
+
+/// Scope name of a module API name in the `{module}` position of a path:
+/// [`module_scope`], except the [`PARENTED`] modules.
+pub(super) fn path_module_scope(seg: &str) -> Option<&'static str> {
+    module_scope(seg).filter(|m| !PARENTED.contains(m))
+}
+
 /// Scope name of a related list whose module is known. `Activities` is
 /// left out on purpose: since v3 it spans Tasks, Events and Calls.
 pub(super) fn related_scope(seg: &str) -> Option<&'static str> {
@@ -231,8 +246,8 @@ counted as heavy because sub-requests may be"),
     api("/crm/{v}/__apis", GET_ONLY, "ZohoCRM.apis.READ", "crm.apis", OAS),
     // ---- Files (ZFS) and bulk-write upload ----
     Entry::new(Content, "/crm/{v}/files", GET_POST, "ZohoCRM.Files.{op}", "crm.files", FILES)
-        .note("Zoho's docs write ZohoCRM.Files.*, its OpenAPI files ZohoCRM.files.*; names compare \
-case-sensitively here, so grant ZohoCRM.Files.*"),
+        .note("Zoho's docs write ZohoCRM.Files.*, its OpenAPI files ZohoCRM.files.*; scope names compare \
+ignoring case, so either spelling is accepted"),
     api("/crm/{v}/files", GET_POST, "ZohoCRM.Files.{op}", "crm.files", FILES),
     Entry::new(Content, "/crm/{v}/upload", POST_ONLY, "ZohoFiles.files.ALL", "crm.bulk",
         "https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/upload-file.html").heavy(),

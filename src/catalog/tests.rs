@@ -37,9 +37,21 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v8/Sales_Orders", Some("ZohoCRM.modules.salesorders.READ"), false),
     (Api, "GET", "/crm/v8/Purchase_Orders", Some("ZohoCRM.modules.purchaseorders.READ"), false),
     (Api, "GET", "/crm/v8/Invoices", Some("ZohoCRM.modules.invoices.READ"), false),
-    (Api, "GET", "/crm/v8/Notes", Some("ZohoCRM.modules.notes.READ"), false),
-    (Api, "DELETE", "/crm/v8/Notes/5", Some("ZohoCRM.modules.notes.DELETE"), false),
-    (Api, "GET", "/crm/v8/Attachments", Some("ZohoCRM.modules.attachments.READ"), false),
+    // Top-level Notes / Attachments: Zoho also checks the parent module's
+    // scope, which the path does not name → unknown (route states `requires`).
+    (Api, "GET", "/crm/v8/Notes", None, false),
+    (Api, "GET", "/crm/v2/notes", None, false),
+    (Api, "POST", "/crm/v8/Notes", None, false),
+    (Api, "PUT", "/crm/v8/Notes", None, false),
+    (Api, "DELETE", "/crm/v8/Notes", None, false),
+    (Api, "GET", "/crm/v8/Notes/5", None, false),
+    (Api, "DELETE", "/crm/v8/Notes/5", None, false),
+    (Api, "POST", "/crm/v8/Notes/upsert", None, false),
+    (Api, "GET", "/crm/v8/Notes/search", None, false),
+    (Api, "GET", "/crm/v8/Notes/5/Attachments", None, false),
+    (Api, "GET", "/crm/v8/Attachments", None, false),
+    (Api, "GET", "/crm/v8/ATTACHMENTS/5", None, false),
+    (Api, "DELETE", "/crm/v8/Attachments/5", None, false),
     (Api, "GET", "/crm/v2/Activities", Some("ZohoCRM.modules.activities.READ"), false),
     (Api, "GET", "/crm/v8/Appointments__s", Some("ZohoCRM.modules.appointments.READ"), false),
     (Api, "POST", "/crm/v8/Services__s", Some("ZohoCRM.modules.services.CREATE"), false),
@@ -123,6 +135,9 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v8/Accounts/9/My_Custom_List", Some("ZohoCRM.modules.accounts.READ + ZohoCRM.modules.READ"), false),
     (Api, "DELETE", "/crm/v8/Accounts/9/My_Custom_List/5", Some("ZohoCRM.modules.accounts.READ + ZohoCRM.modules.DELETE"), false),
     (Api, "GET", "/crm/v8/CustomModule1/9/Notes", Some("ZohoCRM.modules.custom.READ + ZohoCRM.modules.notes.READ"), false),
+    (Api, "GET", "/crm/v8/Leads/9/Notes/10", Some("ZohoCRM.modules.leads.READ + ZohoCRM.modules.notes.READ"), false),
+    (Api, "DELETE", "/crm/v8/Leads/9/Attachments/10", Some("ZohoCRM.modules.leads.READ + ZohoCRM.modules.attachments.DELETE"), false),
+    (Api, "GET", "/crm/v8/Leads/9/notes", Some("ZohoCRM.modules.leads.READ + ZohoCRM.modules.notes.READ"), false),
     (Api, "GET", "/crm/v8/Accounts/9/Contacts/5/extra", None, false),
     (Api, "GET", "/crm/v8/Accounts/9/__weird", None, false),
     (Api, "GET", "/crm/v8/Accounts/9/Contacts/abc", None, false),
@@ -449,4 +464,49 @@ fn entries_are_well_formed() {
             );
         }
     }
+}
+
+/// Grants in any spelling cover the catalog's requirements (Zoho compares
+/// scope names ignoring case in practice).
+#[test]
+fn grants_in_any_case_cover_requirements() {
+    let grant = ScopeSet::new(
+        [
+            "ZohoCRM.modules.Leads.read",
+            "zohocrm.MODULES.contacts.All",
+            "ZohoCRM.files.create",
+            "ZohoBooks.FullAccess.all",
+        ]
+        .map(scope)
+        .to_vec(),
+    );
+    assert!(allowed(&grant, Api, "GET", "/crm/v8/Leads"));
+    assert!(allowed(&grant, Api, "DELETE", "/crm/v8/Contacts/1"));
+    assert!(allowed(&grant, Content, "POST", "/crm/v8/files"));
+    assert!(allowed(&grant, Api, "DELETE", "/books/v3/invoices/1"));
+    assert!(!allowed(&grant, Api, "POST", "/crm/v8/Leads"));
+    assert!(!allowed(&grant, Api, "GET", "/crm/v8/Deals"));
+    let lower = ScopeSet::new(vec![scope("ZohoBooks.fullaccess.ALL")]);
+    assert!(allowed(&lower, Api, "POST", "/books/v3/bills"));
+    assert!(!allowed(&lower, Api, "GET", "/inventory/v1/items"));
+}
+
+/// Top-level Notes / Attachments are unknown even to the widest grant; as
+/// related lists they need the parent's scope as well as their own.
+#[test]
+fn notes_and_attachments_need_their_parent() {
+    let wide = ScopeSet::new(vec![scope("ZohoCRM.modules.ALL")]);
+    for path in ["/crm/v8/Notes", "/crm/v8/Notes/5", "/crm/v8/Attachments/5"] {
+        assert!(lookup(Api, "GET", path).is_none(), "{path}");
+        assert!(!allowed(&wide, Api, "GET", path), "{path}");
+    }
+    let notes_only = ScopeSet::new(vec![scope("ZohoCRM.modules.notes.ALL")]);
+    assert!(!allowed(&notes_only, Api, "GET", "/crm/v8/Leads/9/Notes"));
+    let with_parent = ScopeSet::new(
+        ["ZohoCRM.modules.notes.ALL", "ZohoCRM.modules.leads.READ"]
+            .map(scope)
+            .to_vec(),
+    );
+    assert!(allowed(&with_parent, Api, "POST", "/crm/v8/Leads/9/Notes"));
+    assert!(!allowed(&with_parent, Api, "GET", "/crm/v8/Deals/9/Notes"));
 }

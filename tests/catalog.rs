@@ -186,3 +186,26 @@ requires = ["ZohoCRM.modules.notes.READ", "ZohoCRM.modules.leads.READ"]
     let resp = h.get("/crm/v8/Notes").await;
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
 }
+
+#[tokio::test]
+async fn desk_actions_named_in_the_path_need_what_they_do() {
+    let routes = r#"
+[[routes]]
+path = "/api/v1/**"
+upstream = "desk"
+scopes = ["Desk.tickets.UPDATE", "Desk.tickets.CREATE"]
+"#;
+    let fake = FakeZoho::start().await.unwrap();
+    let desk = format!("upstreams = {{ desk = \"{}\" }}", fake.url());
+    let h = Harness::start_with(fake, "", &desk, routes).await;
+    let resp = h.request("POST", "/api/v1/tickets/123/merge", "{}").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let resp = h.request("POST", "/api/v1/tickets/moveToTrash", "{}").await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    assert_eq!(resp.proxy_error(), Some("SCOPE_NOT_ALLOWED"));
+    assert_eq!(
+        resp.json()["details"]["required_scope"],
+        "Desk.tickets.DELETE"
+    );
+    assert_eq!(h.fake.requests().len(), 1);
+}

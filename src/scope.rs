@@ -13,10 +13,15 @@
 //!   `UPDATE`, `DELETE` and `WRITE`; any other operation covers only itself.
 //!   Operations compare case-insensitively (Zoho's own token responses mix
 //!   `Create`, `CREATE`, `all`).
-//! - service: must be equal, case-sensitively, as Zoho writes it.
+//! - service: must be equal.
 //! - name: the granted name must equal the required name or be a prefix of it
 //!   that ends at a dot (`modules` covers `modules.leads`, `modules.lead` does
-//!   not). Name parts compare case-sensitively.
+//!   not).
+//! - every part (service, name parts, operation) compares ignoring ASCII case,
+//!   as Zoho does in practice: its grants and docs mix `Leads` / `leads`,
+//!   `Files` / `files`, `FullAccess` / `fullaccess`, `ALL` / `all`. Scopes are
+//!   ASCII by grammar, so this is the only folding needed. Equality and
+//!   hashing follow the same rule; [`fmt::Display`] keeps the text as written.
 //! - documented exceptions to the prefix rule live in [`COVER_EXCEPTIONS`]
 //!   (data, not code): e.g. `ZohoBooks.fullaccess.all` covers all of Books.
 
@@ -116,8 +121,10 @@ pub enum ScopeError {
 }
 
 /// A parsed scope. Keeps the text as written so that [`fmt::Display`] echoes
-/// the user's spelling (`ZohoBooks.fullaccess.all` stays lower-case).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// the user's spelling (`ZohoBooks.fullaccess.all` stays lower-case), while
+/// equality and hashing ignore ASCII case (`ZohoCRM.modules.Leads.READ` ==
+/// `ZohoCRM.modules.leads.read`).
+#[derive(Debug, Clone)]
 pub struct Scope {
     text: String,
     /// Byte index of the first dot (end of the service).
@@ -125,6 +132,23 @@ pub struct Scope {
     /// Byte index of the last dot (start of the operation minus one).
     op_dot: usize,
     operation: Operation,
+}
+
+impl PartialEq for Scope {
+    fn eq(&self, other: &Self) -> bool {
+        self.text.eq_ignore_ascii_case(&other.text)
+    }
+}
+
+impl Eq for Scope {}
+
+impl std::hash::Hash for Scope {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for b in self.text.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
 }
 
 fn valid_part_char(c: char) -> bool {
@@ -195,26 +219,21 @@ pub struct CoverException {
     pub source: &'static str,
 }
 
-/// Exceptions to the prefix rule, as data. Names compare case-sensitively, so
-/// each spelling Zoho documents is listed.
+/// Exceptions to the prefix rule, as data. Like every scope comparison they
+/// ignore ASCII case, so one row covers every spelling (`fullaccess`,
+/// `FullAccess`, `FULLACCESS`).
 pub const COVER_EXCEPTIONS: &[CoverException] = &[
     CoverException {
         service: "ZohoBooks",
         granted: "fullaccess",
         covers: "",
-        source: "https://www.zoho.com/books/api/v3/oauth/ (ZohoBooks.fullaccess.all)",
-    },
-    CoverException {
-        service: "ZohoInventory",
-        granted: "FullAccess",
-        covers: "",
-        source: "https://www.zoho.com/inventory/api/v1/oauth/ (ZohoInventory.FullAccess.all)",
+        source: "https://www.zoho.com/books/api/v3/oauth/ (ZohoBooks.fullaccess.all; also written ZohoBooks.FullAccess.all)",
     },
     CoverException {
         service: "ZohoInventory",
         granted: "fullaccess",
         covers: "",
-        source: "https://www.zoho.com/inventory/api/v1/oauth/ (ZohoInventory.fullaccess.all)",
+        source: "https://www.zoho.com/inventory/api/v1/oauth/ (ZohoInventory.FullAccess.all / ZohoInventory.fullaccess.all)",
     },
     CoverException {
         service: "ZohoCRM",
@@ -224,14 +243,18 @@ pub const COVER_EXCEPTIONS: &[CoverException] = &[
     },
 ];
 
-/// `granted` equals `required` or is a prefix of it ending at a dot.
+/// `granted` equals `required` or is a prefix of it ending at a dot, ignoring
+/// ASCII case.
 fn name_prefix_covers(granted: &str, required: &str) -> bool {
     if granted.is_empty() {
         return true;
     }
-    match required.strip_prefix(granted) {
-        Some(rest) => rest.is_empty() || rest.starts_with('.'),
-        None => false,
+    let (g, r) = (granted.as_bytes(), required.as_bytes());
+    match r.get(..g.len()) {
+        Some(head) if head.eq_ignore_ascii_case(g) => {
+            matches!(r.get(g.len()), None | Some(b'.'))
+        }
+        _ => false,
     }
 }
 
@@ -252,15 +275,17 @@ impl Scope {
 
     /// Whether holding `self` allows an action that requires `required`.
     pub fn covers(&self, required: &Scope) -> bool {
-        if self.service() != required.service() || !self.operation.covers(required.operation) {
+        if !self.service().eq_ignore_ascii_case(required.service())
+            || !self.operation.covers(required.operation)
+        {
             return false;
         }
         if name_prefix_covers(self.name(), required.name()) {
             return true;
         }
         COVER_EXCEPTIONS.iter().any(|e| {
-            e.service == self.service()
-                && e.granted == self.name()
+            e.service.eq_ignore_ascii_case(self.service())
+                && e.granted.eq_ignore_ascii_case(self.name())
                 && name_prefix_covers(e.covers, required.name())
         })
     }
@@ -273,7 +298,8 @@ pub struct ScopeSet {
 }
 
 impl ScopeSet {
-    /// Build a set; exact duplicates are dropped, order is kept.
+    /// Build a set; duplicates (ignoring ASCII case) are dropped, the first
+    /// spelling and the order are kept.
     pub fn new(scopes: Vec<Scope>) -> Self {
         let mut out: Vec<Scope> = Vec::with_capacity(scopes.len());
         for s in scopes {
@@ -467,6 +493,62 @@ mod tests {
     }
 
     #[test]
+    fn every_part_compares_ignoring_case() {
+        // Zoho's grants and docs mix spellings of the same scope.
+        assert!(covers(
+            "ZohoCRM.modules.Leads.READ",
+            "ZohoCRM.modules.leads.read"
+        ));
+        assert!(covers(
+            "zohocrm.MODULES.leads.READ",
+            "ZohoCRM.modules.Leads.Read"
+        ));
+        assert!(covers("ZohoCRM.Modules.ALL", "ZohoCRM.modules.leads.READ"));
+        assert!(covers("ZohoCRM.files.CREATE", "ZohoCRM.Files.CREATE"));
+        assert!(covers(
+            "ZohoCRM.Settings.all",
+            "ZohoCRM.settings.Fields.READ"
+        ));
+        // Folding case never turns a lookalike into a match.
+        assert!(!covers(
+            "ZohoCRM.modules.LEADS.READ",
+            "ZohoCRM.modules.leadsx.READ"
+        ));
+        assert!(!covers("ZohoCRM.Modules.ALL", "ZohoCRM.modulesfoo.READ"));
+        assert!(!covers(
+            "ZohoCRM.modules.Leads.READ",
+            "ZohoCRM.modules.leads.CREATE"
+        ));
+        // Equality and hashing ignore case; Display keeps the spelling.
+        assert_eq!(
+            s("ZohoCRM.modules.Leads.READ"),
+            s("ZohoCRM.modules.leads.read")
+        );
+        assert_eq!(s("ZohoBooks.FullAccess.all"), s("ZohoBooks.fullaccess.ALL"));
+        assert_ne!(
+            s("ZohoCRM.modules.leads.READ"),
+            s("ZohoCRM.modules.lead.READ")
+        );
+        let set: std::collections::HashSet<Scope> = [
+            s("ZohoCRM.modules.Leads.READ"),
+            s("ZohoCRM.modules.leads.read"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(set.len(), 1);
+        assert_eq!(
+            s("ZohoBooks.FullAccess.all").to_string(),
+            "ZohoBooks.FullAccess.all"
+        );
+        let deduped = ScopeSet::new(vec![
+            s("ZohoCRM.modules.Leads.READ"),
+            s("ZohoCRM.modules.leads.read"),
+        ]);
+        let kept: Vec<String> = deduped.iter().map(|s| s.to_string()).collect();
+        assert_eq!(kept, ["ZohoCRM.modules.Leads.READ"]);
+    }
+
+    #[test]
     fn negative_cases() {
         // Different record, different operation, lookalike names.
         assert!(!covers(
@@ -499,25 +581,15 @@ mod tests {
             "ZohoCRM.settings.fields.ALL",
             "ZohoCRM.settings.READ"
         ));
-        // Service mismatch, including case.
+        // Service mismatch.
         assert!(!covers(
             "ZohoBooks.modules.leads.READ",
-            "ZohoCRM.modules.leads.READ"
-        ));
-        assert!(!covers(
-            "zohocrm.modules.leads.READ",
             "ZohoCRM.modules.leads.READ"
         ));
         assert!(!covers(
             "ZohoCRM.modules.ALL",
             "ZohoCRMX.modules.leads.READ"
         ));
-        // Name parts are case-sensitive.
-        assert!(!covers(
-            "ZohoCRM.modules.Leads.READ",
-            "ZohoCRM.modules.leads.READ"
-        ));
-        assert!(!covers("ZohoCRM.Modules.ALL", "ZohoCRM.modules.leads.READ"));
         // WRITE does not stand in for READ.
         assert!(!covers(
             "ZohoCRM.modules.leads.WRITE",
@@ -593,9 +665,17 @@ mod tests {
             "ZohoBooks.fullaccess.all",
             "ZohoInventory.items.READ"
         ));
-        assert!(!covers(
+        assert!(covers(
             "ZohoBooks.FullAccess.all",
             "ZohoBooks.invoices.READ"
+        ));
+        assert!(covers(
+            "ZohoBooks.FULLACCESS.All",
+            "zohobooks.Invoices.delete"
+        ));
+        assert!(!covers(
+            "ZohoBooks.FullAccess.READ",
+            "ZohoBooks.invoices.UPDATE"
         ));
         assert!(covers(
             "ZohoInventory.FullAccess.all",

@@ -129,3 +129,83 @@ headers = { orgId = "60001234" }
     );
     assert_eq!(h.fake.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn scopes_compare_ignoring_case_end_to_end() {
+    let routes = r#"
+[[routes]]
+path = "/crm/**"
+scopes = ["ZohoCRM.modules.Leads.read", "zohocrm.MODULES.contacts.All"]
+"#;
+    let h = Harness::start(routes).await;
+    assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
+    let resp = h.request("DELETE", "/crm/v8/Contacts/1", "").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let resp = h.request("POST", "/crm/v8/Leads", "{}").await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    assert_eq!(resp.proxy_error(), Some("SCOPE_NOT_ALLOWED"));
+    assert_eq!(h.fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_token_granted_another_spelling_is_not_refused() {
+    let fake = FakeZoho::start().await.unwrap();
+    fake.set_granted_scope(Some("ZohoCRM.modules.LEADS.READ,zohocrm.coql.read"));
+    let h = Harness::start_with(fake, "", "", LEAST_PRIVILEGE).await;
+    h.ready().await;
+    let resp = h.get("/crm/v8/Leads").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+}
+
+#[tokio::test]
+async fn top_level_notes_and_attachments_need_requires() {
+    let routes = r#"
+[[routes]]
+path = "/crm/**"
+scopes = ["ZohoCRM.modules.ALL"]
+"#;
+    let h = Harness::start(routes).await;
+    for path in ["/crm/v8/Notes", "/crm/v8/Notes/5", "/crm/v8/Attachments/5"] {
+        let resp = h.get(path).await;
+        assert_eq!(resp.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(resp.proxy_error(), Some("SCOPE_UNKNOWN"), "{path}");
+    }
+    assert!(h.fake.requests().is_empty());
+    // As a related list the parent is named: allowed with the parent's scope.
+    let resp = h.get("/crm/v8/Leads/9/Notes").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+
+    // A route that states what it needs may reach top-level Notes.
+    let routes = r#"
+[[routes]]
+path = "/crm/v8/Notes"
+scopes = ["ZohoCRM.modules.notes.READ", "ZohoCRM.modules.leads.READ"]
+requires = ["ZohoCRM.modules.notes.READ", "ZohoCRM.modules.leads.READ"]
+"#;
+    let h = Harness::start(routes).await;
+    let resp = h.get("/crm/v8/Notes").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+}
+
+#[tokio::test]
+async fn desk_actions_named_in_the_path_need_what_they_do() {
+    let routes = r#"
+[[routes]]
+path = "/api/v1/**"
+upstream = "desk"
+scopes = ["Desk.tickets.UPDATE", "Desk.tickets.CREATE"]
+"#;
+    let fake = FakeZoho::start().await.unwrap();
+    let desk = format!("upstreams = {{ desk = \"{}\" }}", fake.url());
+    let h = Harness::start_with(fake, "", &desk, routes).await;
+    let resp = h.request("POST", "/api/v1/tickets/123/merge", "{}").await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let resp = h.request("POST", "/api/v1/tickets/moveToTrash", "{}").await;
+    assert_eq!(resp.status, StatusCode::FORBIDDEN);
+    assert_eq!(resp.proxy_error(), Some("SCOPE_NOT_ALLOWED"));
+    assert_eq!(
+        resp.json()["details"]["required_scope"],
+        "Desk.tickets.DELETE"
+    );
+    assert_eq!(h.fake.requests().len(), 1);
+}

@@ -29,10 +29,24 @@ const BULK_WRITE: &str = "https://www.zoho.com/crm/developer/docs/api/v8/bulk-wr
 const FILES: &str = "https://www.zoho.com/crm/developer/docs/api/v8/upload-files-to-zfs.html";
 const USERS: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-users.html";
 const ORG: &str = "https://www.zoho.com/crm/developer/docs/api/v8/get-org-data.html";
+const CURRENCIES: &str =
+    "https://www.zoho.com/crm/developer/docs/api/v2.1/get-currencies-data.html";
+const ADD_TAGS: &str = "https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html";
+const REMOVE_TAGS: &str = "https://www.zoho.com/crm/developer/docs/api/v2.1/remove-tags.html";
+const CHANGE_OWNER: &str = "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html";
+const TAGS_NOTE: &str =
+    "Zoho documents ZohoCRM.modules.{module}.CREATE (or WRITE/ALL) to add tags and \
+ZohoCRM.modules.{module}.WRITE (or ALL) to remove them; nothing else is required";
 
 const COQL_NOTE: &str = "Zoho also checks READ on every module the query reads: the proxy parses select_query \
 and requires ZohoCRM.modules.{module}.READ for its FROM module, and ZohoCRM.modules.READ when it uses dotted \
 lookup fields (their module is not in the query); a query it cannot parse is refused";
+const DISASSOCIATE: &str =
+    "https://www.zoho.com/crm/developer/docs/api/v8/disassociate-users-territory.html";
+const DISASSOCIATE_NOTE: &str =
+    "Zoho documents ZohoCRM.settings.territories.DELETE and ZohoCRM.users.ALL \
+(or ZohoCRM.settings.territories.ALL alone); the proxy requires the documented pair";
+const DELETE_ONLY: &[(&str, crate::scope::Operation)] = &[("DELETE", Delete)];
 const PARENT_NOTE: &str = "stricter reading: Zoho documents the related module's scope; \
 the parent module's READ is required too because the call reveals the parent record";
 const UNKNOWN_REL_NOTE: &str =
@@ -125,6 +139,21 @@ pub(super) fn module_scope(seg: &str) -> Option<&'static str> {
         return None;
     }
     Some("custom")
+}
+
+/// Modules whose records always belong to a parent record in another module
+/// (`Parent_Id`): Zoho checks the parent module's scope as well as theirs,
+/// and a top-level path (`/crm/vN/Notes`, `/crm/vN/Attachments/{id}`) does
+/// not name the parent. The path matcher does not take them as `{module}`, so
+/// those paths are unknown to the catalog (a route must state `requires`);
+/// as related lists (`/crm/vN/{Module}/{id}/Notes`) they keep requiring the
+/// parent's scope. Source: `shared/zoho-reference.md`, "Scope corrections".
+pub(super) const PARENTED: &[&str] = &["notes", "attachments"];
+
+/// Scope name of a module API name in the `{module}` position of a path:
+/// [`module_scope`], except the [`PARENTED`] modules.
+pub(super) fn path_module_scope(seg: &str) -> Option<&'static str> {
+    module_scope(seg).filter(|m| !PARENTED.contains(m))
 }
 
 /// Scope name of a related list whose module is known. `Activities` is
@@ -231,8 +260,8 @@ counted as heavy because sub-requests may be"),
     api("/crm/{v}/__apis", GET_ONLY, "ZohoCRM.apis.READ", "crm.apis", OAS),
     // ---- Files (ZFS) and bulk-write upload ----
     Entry::new(Content, "/crm/{v}/files", GET_POST, "ZohoCRM.Files.{op}", "crm.files", FILES)
-        .note("Zoho's docs write ZohoCRM.Files.*, its OpenAPI files ZohoCRM.files.*; names compare \
-case-sensitively here, so grant ZohoCRM.Files.*"),
+        .note("Zoho's docs write ZohoCRM.Files.*, its OpenAPI files ZohoCRM.files.*; scope names compare \
+ignoring case, so either spelling is accepted"),
     api("/crm/{v}/files", GET_POST, "ZohoCRM.Files.{op}", "crm.files", FILES),
     Entry::new(Content, "/crm/{v}/upload", POST_ONLY, "ZohoFiles.files.ALL", "crm.bulk",
         "https://www.zoho.com/crm/developer/docs/api/v8/bulk-write/upload-file.html").heavy(),
@@ -278,14 +307,11 @@ requires users DELETE and change_owner besides what Zoho's OpenAPI lists"),
     // ---- Org ----
     api("/crm/{v}/org", CRUD, "ZohoCRM.org.{op}", "crm.org", ORG),
     api("/crm/{v}/org/photo", GET_POST_DELETE, "ZohoCRM.org.{op}", "crm.org", ORG),
-    api("/crm/{v}/org/currencies", CRUD, "ZohoCRM.org.{op} + ZohoCRM.settings.currencies.{op}", "crm.org",
-        "https://www.zoho.com/crm/developer/docs/api/v8/get-currencies.html")
-        .note("Zoho documents ZohoCRM.settings.currencies.*; the reference maps /org/... to ZohoCRM.org.*; both are required"),
-    api("/crm/{v}/org/currencies/actions/enable", CRUD,
-        "ZohoCRM.org.{op} + ZohoCRM.settings.currencies.{op}", "crm.org",
-        "https://www.zoho.com/crm/developer/docs/api/v8/get-currencies.html"),
-    api("/crm/{v}/org/currencies/{id}", CRUD, "ZohoCRM.org.{op} + ZohoCRM.settings.currencies.{op}", "crm.org",
-        "https://www.zoho.com/crm/developer/docs/api/v8/get-currencies.html"),
+    api("/crm/{v}/org/currencies", CRUD, "ZohoCRM.settings.currencies.{op}", "crm.org", CURRENCIES)
+        .note("Zoho documents ZohoCRM.settings.currencies.* for /org/currencies (not ZohoCRM.org.*)"),
+    api("/crm/{v}/org/currencies/actions/enable", CRUD, "ZohoCRM.settings.currencies.{op}", "crm.org",
+        "https://www.zoho.com/crm/developer/docs/api/v8/enable-multi-currency.html"),
+    api("/crm/{v}/org/currencies/{id}", CRUD, "ZohoCRM.settings.currencies.{op}", "crm.org", CURRENCIES),
     // ---- Settings: documented exceptions first ----
     api("/crm/{v}/settings/tags/actions/mass_delete", GET_READ_POST_DELETE, "ZohoCRM.settings.tags.{op}", "crm.settings", OAS),
     api("/crm/{v}/settings/tags/{id}/actions/{name}", ANY_ALL, "ZohoCRM.settings.tags.ALL", "crm.settings", OAS)
@@ -295,6 +321,15 @@ requires users DELETE and change_owner besides what Zoho's OpenAPI lists"),
     api("/crm/{v}/settings/recycle_bin/{id}/actions/restore", POST_UPDATE, "ZohoCRM.settings.recycle_bin.UPDATE", "crm.settings", OAS),
     api("/crm/{v}/settings/territories/actions/transfer_and_delete", POST_DELETE, "ZohoCRM.settings.territories.DELETE", "crm.settings", OAS),
     api("/crm/{v}/settings/territories/{id}/actions/transfer_and_delete", POST_DELETE, "ZohoCRM.settings.territories.DELETE", "crm.settings", OAS),
+    api("/crm/{v}/settings/territories/actions/associated_users_count", GET_ONLY,
+        "ZohoCRM.settings.territories.ALL + ZohoCRM.users.ALL", "crm.settings",
+        "https://www.zoho.com/crm/developer/docs/api/v8/associated-user-count.html"),
+    api("/crm/{v}/settings/territories/{id}/users", DELETE_ONLY,
+        "ZohoCRM.settings.territories.DELETE + ZohoCRM.users.ALL", "crm.settings", DISASSOCIATE)
+        .note(DISASSOCIATE_NOTE),
+    api("/crm/{v}/settings/territories/{id}/users/{id}", DELETE_ONLY,
+        "ZohoCRM.settings.territories.DELETE + ZohoCRM.users.ALL", "crm.settings", DISASSOCIATE)
+        .note(DISASSOCIATE_NOTE),
     api("/crm/{v}/settings/territories/{id}/users", CRUD,
         "ZohoCRM.users.{op} + ZohoCRM.settings.territories.{op}", "crm.settings", OAS),
     api("/crm/{v}/settings/territories/{id}/users/{id}", CRUD,
@@ -324,18 +359,19 @@ requires users DELETE and change_owner besides what Zoho's OpenAPI lists"),
         "https://www.zoho.com/crm/developer/docs/api/v8/get-record-count.html"),
     api("/crm/{v}/{module}/actions/fetch_full_data", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records", OAS),
     api("/crm/{v}/{module}/actions/mass_update", &[("GET", Read), ("POST", Update)],
-        "ZohoCRM.mass_update.{module}.{op} + ZohoCRM.modules.{module}.{op}", "crm.mass_update", MASS_UPDATE)
+        "ZohoCRM.mass_update.{module}.{op}", "crm.mass_update", MASS_UPDATE)
         .heavy()
-        .note("Zoho documents ZohoCRM.mass_update.{module}.UPDATE (or ZohoCRM.mass_update.UPDATE, which \
-covers it); the module's own scope is required too"),
+        .note("Zoho documents ZohoCRM.mass_update.{module}.UPDATE to update and .READ for the job status \
+(https://www.zoho.com/crm/developer/docs/api/v8/mass-update-status.html); ZohoCRM.mass_update.UPDATE/READ \
+covers every module"),
     api("/crm/{v}/{module}/actions/mass_delete", GET_READ_POST_DELETE,
         "ZohoCRM.mass_delete.{module}.{op} + ZohoCRM.modules.{module}.{op}", "crm.mass_delete",
         "https://www.zoho.com/crm/developer/docs/api/v8/mass-delete-cvid.html")
         .heavy()
         .note("Zoho documents ZohoCRM.mass_delete.DELETE (covers the per-module name); marked heavy conservatively"),
     api("/crm/{v}/{module}/actions/change_owner", POST_ONLY,
-        "ZohoCRM.change_owner.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.change_owner",
-        "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html"),
+        "ZohoCRM.change_owner.CREATE", "crm.change_owner", CHANGE_OWNER)
+        .note("Zoho documents ZohoCRM.change_owner.CREATE only"),
     api("/crm/{v}/{module}/actions/mass_change_owner", GET_POST,
         "ZohoCRM.change_owner.{op} + ZohoCRM.modules.{module}.{op}", "crm.change_owner",
         "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html")
@@ -346,11 +382,9 @@ covers it); the module's own scope is required too"),
         .heavy()
         .note("converting creates Contacts, Accounts and possibly Deals: stricter reading requires those modules too"),
     api("/crm/{v}/{module}/actions/add_tags", POST_ONLY,
-        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
-        "https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html"),
+        "ZohoCRM.modules.{module}.CREATE", "crm.tags", ADD_TAGS).note(TAGS_NOTE),
     api("/crm/{v}/{module}/actions/remove_tags", POST_ONLY,
-        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
-        "https://www.zoho.com/crm/developer/docs/api/v8/remove-tags.html"),
+        "ZohoCRM.modules.{module}.WRITE", "crm.tags", REMOVE_TAGS).note(TAGS_NOTE),
     api("/crm/{v}/{module}/actions/assign_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     api("/crm/{v}/{module}/actions/remove_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     // ---- Record-level actions ----
@@ -358,8 +392,8 @@ covers it); the module's own scope is required too"),
         "ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE",
         "crm.convert", CONVERT)
         .heavy()
-        .note("Zoho's OpenAPI lists ZohoCRM.modules.leads.CREATE; conversion creates a Contact, an Account \
-and possibly a Deal, so the stricter reading requires CREATE on those too"),
+        .note("Zoho documents ZohoCRM.modules.leads.CREATE (or ZohoCRM.modules.ALL); conversion creates a \
+Contact, an Account and possibly a Deal, so the stricter reading requires CREATE on those too"),
     api("/crm/{v}/{module:leads}/{id}/__conversion_options", GET_ONLY, "ZohoCRM.modules.leads.READ", "crm.convert", CONVERT),
     api("/crm/{v}/{module:quotes}/{id}/actions/convert", POST_ONLY,
         "ZohoCRM.modules.quotes.READ + ZohoCRM.modules.salesorders.CREATE + ZohoCRM.modules.invoices.CREATE",
@@ -379,14 +413,12 @@ and possibly a Deal, so the stricter reading requires CREATE on those too"),
     api("/crm/{v}/{module}/{id}/actions/clone", POST_ONLY,
         "ZohoCRM.modules.{module}.READ + ZohoCRM.modules.{module}.CREATE", "crm.records", OAS),
     api("/crm/{v}/{module}/{id}/actions/change_owner", POST_ONLY,
-        "ZohoCRM.change_owner.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.change_owner",
-        "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html"),
+        "ZohoCRM.change_owner.CREATE", "crm.change_owner", CHANGE_OWNER)
+        .note("Zoho documents ZohoCRM.change_owner.CREATE only"),
     api("/crm/{v}/{module}/{id}/actions/add_tags", POST_ONLY,
-        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
-        "https://www.zoho.com/crm/developer/docs/api/v8/add-tags.html"),
+        "ZohoCRM.modules.{module}.CREATE", "crm.tags", ADD_TAGS).note(TAGS_NOTE),
     api("/crm/{v}/{module}/{id}/actions/remove_tags", POST_ONLY,
-        "ZohoCRM.settings.tags.ALL + ZohoCRM.modules.{module}.UPDATE", "crm.tags",
-        "https://www.zoho.com/crm/developer/docs/api/v8/remove-tags.html"),
+        "ZohoCRM.modules.{module}.WRITE", "crm.tags", REMOVE_TAGS).note(TAGS_NOTE),
     api("/crm/{v}/{module}/{id}/actions/assign_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     api("/crm/{v}/{module}/{id}/actions/remove_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     api("/crm/{v}/{module}/{id}/actions/fetch_full_data", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records", OAS),

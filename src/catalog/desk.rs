@@ -3,11 +3,22 @@
 //! accounts (companies) use the contacts scope. Resources whose scope could
 //! not be confirmed (calls, events, products, contracts, ...) are left out
 //! and so denied.
+//!
+//! Desk performs many actions with a POST whose meaning is in the path
+//! (`/tickets/moveToTrash` deletes, `/tickets/{id}/merge` updates): those are
+//! listed above the generic entries with the operation they really perform.
+//! `Desk.basic` has only READ and CREATE: agents and departments are
+//! catalogued for GET and POST on the collection only; their updates,
+//! deletes and actions are unknown here (a route must state `requires`).
 
-use super::{Entry, CRUD, GET_ONLY};
+use super::{Entry, CRUD, GET_ONLY, GET_POST, POST_DELETE, POST_UPDATE};
 use crate::dc::Upstream::Desk;
 
 const DOC: &str = "https://desk.zoho.com/DeskAPIDocument#OauthTokens";
+const TICKETS: &str = "https://desk.zoho.com/DeskAPIDocument#Tickets";
+const PATH_ACTION: &str =
+    "a POST whose path names the action: the operation is what the action does, \
+not CREATE";
 
 /// Desk path resource → scope name.
 pub(super) const RESOURCES: &[(&str, &str)] = &[
@@ -27,11 +38,25 @@ pub(super) const ENTRIES: &[Entry] = &[
     Entry::new(Desk, "/api/v1/organizations", GET_ONLY, "Desk.basic.READ + Desk.settings.READ", "desk", DOC)
         .note("Desk documents Desk.basic.READ; Desk.settings.READ is required too (stricter reading)"),
     Entry::new(Desk, "/api/v1/organizations/{id}", GET_ONLY, "Desk.basic.READ + Desk.settings.READ", "desk", DOC),
-    Entry::new(Desk, "/api/v1/agents", CRUD, "Desk.basic.{op} + Desk.settings.{op}", "desk", DOC)
-        .note("agents and departments are listed under both Desk.basic and Desk.settings; both are required"),
-    Entry::new(Desk, "/api/v1/agents/{**}", CRUD, "Desk.basic.{op} + Desk.settings.{op}", "desk", DOC),
-    Entry::new(Desk, "/api/v1/departments", CRUD, "Desk.basic.{op} + Desk.settings.{op}", "desk", DOC),
-    Entry::new(Desk, "/api/v1/departments/{**}", CRUD, "Desk.basic.{op} + Desk.settings.{op}", "desk", DOC),
+    Entry::new(Desk, "/api/v1/agents", GET_POST, "Desk.basic.{op} + Desk.settings.{op}", "desk", DOC)
+        .note("agents and departments are listed under both Desk.basic and Desk.settings; both are required. \
+Desk.basic has no UPDATE or DELETE: updating, deleting and other agent actions are not catalogued"),
+    Entry::new(Desk, "/api/v1/agents/{**}", GET_ONLY, "Desk.basic.READ + Desk.settings.READ", "desk", DOC),
+    Entry::new(Desk, "/api/v1/departments", GET_POST, "Desk.basic.{op} + Desk.settings.{op}", "desk", DOC),
+    Entry::new(Desk, "/api/v1/departments/{**}", GET_ONLY, "Desk.basic.READ + Desk.settings.READ", "desk", DOC),
+    // ---- actions named in the path (before the generic entries) ----
+    Entry::new(Desk, "/api/v1/{desk}/moveToTrash", POST_DELETE, "Desk.{resource}.DELETE", "desk", TICKETS)
+        .note(PATH_ACTION),
+    Entry::new(Desk, "/api/v1/tickets/{id}/merge", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note(PATH_ACTION),
+    Entry::new(Desk, "/api/v1/tickets/{id}/markAsRead", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note(PATH_ACTION),
+    Entry::new(Desk, "/api/v1/tickets/{id}/markAsUnRead", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note(PATH_ACTION),
+    Entry::new(Desk, "/api/v1/tickets/updateMany", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note(PATH_ACTION),
+    Entry::new(Desk, "/api/v1/closeTickets", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note("closes many tickets at once (Desk's \"close many\"): an update of their status"),
     Entry::new(Desk, "/api/v1/{desk}", CRUD, "Desk.{resource}.{op}", "desk", DOC),
     Entry::new(Desk, "/api/v1/{desk}/{**}", CRUD, "Desk.{resource}.{op}", "desk", DOC),
 ];

@@ -185,7 +185,9 @@ enum Token {
     Version,
     /// A numeric record id.
     Id,
-    /// A CRM module API name → its scope name (`module` capture).
+    /// A CRM module API name → its scope name (`module` capture); never
+    /// Notes or Attachments, whose parent module a path of their own does not
+    /// name (`crm::PARENTED`).
     Module,
     /// A CRM module whose scope name is exactly the given one.
     ModuleIs(&'static str),
@@ -266,7 +268,7 @@ impl<'p> Segments<'p> {
     }
 
     fn module(&self, i: usize) -> Option<&'static str> {
-        *self.module[i].get_or_init(|| crm::module_scope(self.segs[i]))
+        *self.module[i].get_or_init(|| crm::path_module_scope(self.segs[i]))
     }
 
     fn related(&self, i: usize) -> Option<&'static str> {

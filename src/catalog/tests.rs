@@ -37,9 +37,21 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v8/Sales_Orders", Some("ZohoCRM.modules.salesorders.READ"), false),
     (Api, "GET", "/crm/v8/Purchase_Orders", Some("ZohoCRM.modules.purchaseorders.READ"), false),
     (Api, "GET", "/crm/v8/Invoices", Some("ZohoCRM.modules.invoices.READ"), false),
-    (Api, "GET", "/crm/v8/Notes", Some("ZohoCRM.modules.notes.READ"), false),
-    (Api, "DELETE", "/crm/v8/Notes/5", Some("ZohoCRM.modules.notes.DELETE"), false),
-    (Api, "GET", "/crm/v8/Attachments", Some("ZohoCRM.modules.attachments.READ"), false),
+    // Top-level Notes / Attachments: Zoho also checks the parent module's
+    // scope, which the path does not name → unknown (route states `requires`).
+    (Api, "GET", "/crm/v8/Notes", None, false),
+    (Api, "GET", "/crm/v2/notes", None, false),
+    (Api, "POST", "/crm/v8/Notes", None, false),
+    (Api, "PUT", "/crm/v8/Notes", None, false),
+    (Api, "DELETE", "/crm/v8/Notes", None, false),
+    (Api, "GET", "/crm/v8/Notes/5", None, false),
+    (Api, "DELETE", "/crm/v8/Notes/5", None, false),
+    (Api, "POST", "/crm/v8/Notes/upsert", None, false),
+    (Api, "GET", "/crm/v8/Notes/search", None, false),
+    (Api, "GET", "/crm/v8/Notes/5/Attachments", None, false),
+    (Api, "GET", "/crm/v8/Attachments", None, false),
+    (Api, "GET", "/crm/v8/ATTACHMENTS/5", None, false),
+    (Api, "DELETE", "/crm/v8/Attachments/5", None, false),
     (Api, "GET", "/crm/v2/Activities", Some("ZohoCRM.modules.activities.READ"), false),
     (Api, "GET", "/crm/v8/Appointments__s", Some("ZohoCRM.modules.appointments.READ"), false),
     (Api, "POST", "/crm/v8/Services__s", Some("ZohoCRM.modules.services.CREATE"), false),
@@ -78,14 +90,21 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v8/Leads/deleted", Some("ZohoCRM.modules.leads.READ"), false),
     (Api, "DELETE", "/crm/v8/Leads/deleted", None, false),
     (Api, "GET", "/crm/v8/Leads/actions/count", Some("ZohoCRM.modules.leads.READ"), false),
-    (Api, "POST", "/crm/v8/Leads/actions/mass_update", Some("ZohoCRM.mass_update.leads.UPDATE + ZohoCRM.modules.leads.UPDATE"), true),
-    (Api, "GET", "/crm/v8/Leads/actions/mass_update", Some("ZohoCRM.mass_update.leads.READ + ZohoCRM.modules.leads.READ"), true),
+    (Api, "POST", "/crm/v8/Leads/actions/mass_update", Some("ZohoCRM.mass_update.leads.UPDATE"), true),
+    (Api, "GET", "/crm/v8/Leads/actions/mass_update", Some("ZohoCRM.mass_update.leads.READ"), true),
+    (Api, "POST", "/crm/v8/CustomModule1/actions/mass_update", Some("ZohoCRM.mass_update.custom.UPDATE"), true),
     (Api, "PUT", "/crm/v8/Leads/actions/mass_update", None, false),
     (Api, "POST", "/crm/v8/Deals/actions/mass_delete", Some("ZohoCRM.mass_delete.deals.DELETE + ZohoCRM.modules.deals.DELETE"), true),
-    (Api, "POST", "/crm/v8/Leads/actions/change_owner", Some("ZohoCRM.change_owner.CREATE + ZohoCRM.modules.leads.UPDATE"), false),
+    (Api, "POST", "/crm/v8/Leads/actions/change_owner", Some("ZohoCRM.change_owner.CREATE"), false),
+    (Api, "POST", "/crm/v8/Deals/7/actions/change_owner", Some("ZohoCRM.change_owner.CREATE"), false),
+    (Api, "GET", "/crm/v8/Leads/actions/change_owner", None, false),
     (Api, "POST", "/crm/v8/Leads/actions/mass_convert", Some("ZohoCRM.mass_convert.leads.CREATE + ZohoCRM.modules.leads.READ + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE"), true),
     (Api, "POST", "/crm/v8/Contacts/actions/mass_convert", None, false),
-    (Api, "POST", "/crm/v8/Leads/actions/add_tags", Some("ZohoCRM.settings.tags.ALL + ZohoCRM.modules.leads.UPDATE"), false),
+    (Api, "POST", "/crm/v8/Leads/actions/add_tags", Some("ZohoCRM.modules.leads.CREATE"), false),
+    (Api, "POST", "/crm/v8/Leads/7/actions/add_tags", Some("ZohoCRM.modules.leads.CREATE"), false),
+    (Api, "POST", "/crm/v8/Contacts/actions/remove_tags", Some("ZohoCRM.modules.contacts.WRITE"), false),
+    (Api, "POST", "/crm/v8/Contacts/7/actions/remove_tags", Some("ZohoCRM.modules.contacts.WRITE"), false),
+    (Api, "DELETE", "/crm/v8/Leads/actions/add_tags", None, false),
     (Api, "POST", "/crm/v8/Leads/actions/unknown_action", None, false),
     // ---- record-level actions ----
     (Api, "POST", "/crm/v3/Leads/111/actions/convert", Some("ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE"), true),
@@ -123,6 +142,9 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v8/Accounts/9/My_Custom_List", Some("ZohoCRM.modules.accounts.READ + ZohoCRM.modules.READ"), false),
     (Api, "DELETE", "/crm/v8/Accounts/9/My_Custom_List/5", Some("ZohoCRM.modules.accounts.READ + ZohoCRM.modules.DELETE"), false),
     (Api, "GET", "/crm/v8/CustomModule1/9/Notes", Some("ZohoCRM.modules.custom.READ + ZohoCRM.modules.notes.READ"), false),
+    (Api, "GET", "/crm/v8/Leads/9/Notes/10", Some("ZohoCRM.modules.leads.READ + ZohoCRM.modules.notes.READ"), false),
+    (Api, "DELETE", "/crm/v8/Leads/9/Attachments/10", Some("ZohoCRM.modules.leads.READ + ZohoCRM.modules.attachments.DELETE"), false),
+    (Api, "GET", "/crm/v8/Leads/9/notes", Some("ZohoCRM.modules.leads.READ + ZohoCRM.modules.notes.READ"), false),
     (Api, "GET", "/crm/v8/Accounts/9/Contacts/5/extra", None, false),
     (Api, "GET", "/crm/v8/Accounts/9/__weird", None, false),
     (Api, "GET", "/crm/v8/Accounts/9/Contacts/abc", None, false),
@@ -177,9 +199,11 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v2/org", Some("ZohoCRM.org.READ"), false),
     (Api, "PUT", "/crm/v8/org", Some("ZohoCRM.org.UPDATE"), false),
     (Api, "POST", "/crm/v8/org/photo", Some("ZohoCRM.org.CREATE"), false),
-    (Api, "GET", "/crm/v8/org/currencies", Some("ZohoCRM.org.READ + ZohoCRM.settings.currencies.READ"), false),
-    (Api, "POST", "/crm/v8/org/currencies/actions/enable", Some("ZohoCRM.org.CREATE + ZohoCRM.settings.currencies.CREATE"), false),
-    (Api, "PUT", "/crm/v8/org/currencies/77", Some("ZohoCRM.org.UPDATE + ZohoCRM.settings.currencies.UPDATE"), false),
+    (Api, "GET", "/crm/v8/org/currencies", Some("ZohoCRM.settings.currencies.READ"), false),
+    (Api, "POST", "/crm/v8/org/currencies", Some("ZohoCRM.settings.currencies.CREATE"), false),
+    (Api, "POST", "/crm/v8/org/currencies/actions/enable", Some("ZohoCRM.settings.currencies.CREATE"), false),
+    (Api, "PUT", "/crm/v8/org/currencies/77", Some("ZohoCRM.settings.currencies.UPDATE"), false),
+    (Api, "GET", "/crm/v8/org/currencies/77", Some("ZohoCRM.settings.currencies.READ"), false),
     (Api, "GET", "/crm/v8/org/unknown", None, false),
     // ---- settings ----
     (Api, "GET", "/crm/v2/settings/modules", Some("ZohoCRM.settings.modules.READ"), false),
@@ -204,6 +228,10 @@ const ROWS: &[Row] = &[
     (Api, "GET", "/crm/v8/settings/territories", Some("ZohoCRM.settings.territories.READ"), false),
     (Api, "POST", "/crm/v8/settings/territories/actions/transfer_and_delete", Some("ZohoCRM.settings.territories.DELETE"), false),
     (Api, "PUT", "/crm/v8/settings/territories/5/users", Some("ZohoCRM.users.UPDATE + ZohoCRM.settings.territories.UPDATE"), false),
+    (Api, "GET", "/crm/v8/settings/territories/5/users", Some("ZohoCRM.users.READ + ZohoCRM.settings.territories.READ"), false),
+    (Api, "DELETE", "/crm/v8/settings/territories/5/users", Some("ZohoCRM.settings.territories.DELETE + ZohoCRM.users.ALL"), false),
+    (Api, "DELETE", "/crm/v8/settings/territories/5/users/6", Some("ZohoCRM.settings.territories.DELETE + ZohoCRM.users.ALL"), false),
+    (Api, "GET", "/crm/v8/settings/territories/actions/associated_users_count", Some("ZohoCRM.settings.territories.ALL + ZohoCRM.users.ALL"), false),
     (Api, "GET", "/crm/v8/settings/global_picklists", Some("ZohoCRM.settings.global_picklist.READ"), false),
     (Api, "GET", "/crm/v8/settings/global_picklists/5/actions/pick_list_values_associations", Some("ZohoCRM.settings.global_picklist.ALL"), false),
     (Api, "POST", "/crm/v8/settings/recycle_bin/actions/empty", Some("ZohoCRM.settings.recycle_bin.UPDATE"), false),
@@ -278,7 +306,24 @@ const ROWS: &[Row] = &[
     (Desk, "GET", "/api/v1/tickets/search", Some("Desk.search.READ + Desk.tickets.READ"), false),
     (Desk, "GET", "/api/v1/organizations", Some("Desk.basic.READ + Desk.settings.READ"), false),
     (Desk, "GET", "/api/v1/agents", Some("Desk.basic.READ + Desk.settings.READ"), false),
+    (Desk, "POST", "/api/v1/agents", Some("Desk.basic.CREATE + Desk.settings.CREATE"), false),
+    (Desk, "GET", "/api/v1/agents/5", Some("Desk.basic.READ + Desk.settings.READ"), false),
+    (Desk, "PATCH", "/api/v1/agents/5", None, false),
+    (Desk, "DELETE", "/api/v1/agents/5", None, false),
+    (Desk, "POST", "/api/v1/agents/5/deactivate", None, false),
+    (Desk, "PUT", "/api/v1/agents", None, false),
     (Desk, "POST", "/api/v1/departments", Some("Desk.basic.CREATE + Desk.settings.CREATE"), false),
+    (Desk, "PATCH", "/api/v1/departments/5", None, false),
+    // ---- Desk actions whose meaning is in the path ----
+    (Desk, "POST", "/api/v1/tickets/moveToTrash", Some("Desk.tickets.DELETE"), false),
+    (Desk, "POST", "/api/v1/contacts/moveToTrash", Some("Desk.contacts.DELETE"), false),
+    (Desk, "POST", "/api/v1/accounts/moveToTrash", Some("Desk.contacts.DELETE"), false),
+    (Desk, "POST", "/api/v1/tickets/123/merge", Some("Desk.tickets.UPDATE"), false),
+    (Desk, "POST", "/api/v1/tickets/123/markAsRead", Some("Desk.tickets.UPDATE"), false),
+    (Desk, "POST", "/api/v1/tickets/123/markAsUnRead", Some("Desk.tickets.UPDATE"), false),
+    (Desk, "POST", "/api/v1/tickets/updateMany", Some("Desk.tickets.UPDATE"), false),
+    (Desk, "POST", "/api/v1/closeTickets", Some("Desk.tickets.UPDATE"), false),
+    (Desk, "GET", "/api/v1/closeTickets", None, false),
     (Desk, "GET", "/api/v1/calls", None, false),
     (Desk, "GET", "/api/v2/tickets", None, false),
     (Api, "GET", "/api/v1/tickets", None, false),
@@ -448,5 +493,279 @@ fn entries_are_well_formed() {
                 e.scopes
             );
         }
+    }
+}
+
+/// Grants in any spelling cover the catalog's requirements (Zoho compares
+/// scope names ignoring case in practice).
+#[test]
+fn grants_in_any_case_cover_requirements() {
+    let grant = ScopeSet::new(
+        [
+            "ZohoCRM.modules.Leads.read",
+            "zohocrm.MODULES.contacts.All",
+            "ZohoCRM.files.create",
+            "ZohoBooks.FullAccess.all",
+        ]
+        .map(scope)
+        .to_vec(),
+    );
+    assert!(allowed(&grant, Api, "GET", "/crm/v8/Leads"));
+    assert!(allowed(&grant, Api, "DELETE", "/crm/v8/Contacts/1"));
+    assert!(allowed(&grant, Content, "POST", "/crm/v8/files"));
+    assert!(allowed(&grant, Api, "DELETE", "/books/v3/invoices/1"));
+    assert!(!allowed(&grant, Api, "POST", "/crm/v8/Leads"));
+    assert!(!allowed(&grant, Api, "GET", "/crm/v8/Deals"));
+    let lower = ScopeSet::new(vec![scope("ZohoBooks.fullaccess.ALL")]);
+    assert!(allowed(&lower, Api, "POST", "/books/v3/bills"));
+    assert!(!allowed(&lower, Api, "GET", "/inventory/v1/items"));
+}
+
+/// Top-level Notes / Attachments are unknown even to the widest grant; as
+/// related lists they need the parent's scope as well as their own.
+#[test]
+fn notes_and_attachments_need_their_parent() {
+    let wide = ScopeSet::new(vec![scope("ZohoCRM.modules.ALL")]);
+    for path in ["/crm/v8/Notes", "/crm/v8/Notes/5", "/crm/v8/Attachments/5"] {
+        assert!(lookup(Api, "GET", path).is_none(), "{path}");
+        assert!(!allowed(&wide, Api, "GET", path), "{path}");
+    }
+    let notes_only = ScopeSet::new(vec![scope("ZohoCRM.modules.notes.ALL")]);
+    assert!(!allowed(&notes_only, Api, "GET", "/crm/v8/Leads/9/Notes"));
+    let with_parent = ScopeSet::new(
+        ["ZohoCRM.modules.notes.ALL", "ZohoCRM.modules.leads.READ"]
+            .map(scope)
+            .to_vec(),
+    );
+    assert!(allowed(&with_parent, Api, "POST", "/crm/v8/Leads/9/Notes"));
+    assert!(!allowed(&with_parent, Api, "GET", "/crm/v8/Deals/9/Notes"));
+}
+
+/// The calls Zoho documents pass with exactly the scopes Zoho documents for
+/// them (and, for convert, the contacts/accounts/deals CREATE the catalog
+/// adds on purpose); a near miss is refused.
+#[test]
+fn legitimate_calls_pass_with_zohos_scopes() {
+    let cases: &[(&[&str], Upstream, &str, &str)] = &[
+        (
+            &[
+                "ZohoCRM.modules.leads.CREATE",
+                "ZohoCRM.modules.contacts.CREATE",
+                "ZohoCRM.modules.accounts.CREATE",
+                "ZohoCRM.modules.deals.CREATE",
+            ],
+            Api,
+            "POST",
+            "/crm/v8/Leads/5/actions/convert",
+        ),
+        (
+            &["ZohoCRM.modules.ALL"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/5/actions/convert",
+        ),
+        (
+            &[
+                "ZohoCRM.modules.leads.CREATE",
+                "ZohoCRM.modules.leads.UPDATE",
+            ],
+            Api,
+            "POST",
+            "/crm/v8/Leads/upsert",
+        ),
+        (
+            &["ZohoCRM.modules.leads.WRITE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/upsert",
+        ),
+        (
+            &["ZohoCRM.mass_update.leads.UPDATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/mass_update",
+        ),
+        (
+            &["ZohoCRM.mass_update.UPDATE"],
+            Api,
+            "POST",
+            "/crm/v8/Deals/actions/mass_update",
+        ),
+        (
+            &["ZohoCRM.mass_update.leads.READ"],
+            Api,
+            "GET",
+            "/crm/v8/Leads/actions/mass_update",
+        ),
+        (
+            &["ZohoCRM.change_owner.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/change_owner",
+        ),
+        (
+            &["ZohoCRM.change_owner.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/5/actions/change_owner",
+        ),
+        (
+            &["ZohoCRM.modules.leads.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/add_tags",
+        ),
+        (
+            &["ZohoCRM.modules.leads.WRITE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/5/actions/add_tags",
+        ),
+        (
+            &["ZohoCRM.modules.leads.WRITE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/remove_tags",
+        ),
+        (
+            &["ZohoCRM.modules.ALL"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/5/actions/remove_tags",
+        ),
+        (
+            &["ZohoCRM.settings.currencies.READ"],
+            Api,
+            "GET",
+            "/crm/v8/org/currencies",
+        ),
+        (
+            &["ZohoCRM.settings.currencies.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/org/currencies/actions/enable",
+        ),
+        (
+            &["ZohoCRM.settings.ALL"],
+            Api,
+            "PUT",
+            "/crm/v8/org/currencies/5",
+        ),
+        (
+            &["ZohoCRM.settings.territories.ALL", "ZohoCRM.users.ALL"],
+            Api,
+            "GET",
+            "/crm/v8/settings/territories/actions/associated_users_count",
+        ),
+        (
+            &["ZohoCRM.settings.territories.DELETE", "ZohoCRM.users.ALL"],
+            Api,
+            "DELETE",
+            "/crm/v8/settings/territories/5/users/6",
+        ),
+        (
+            &["Desk.tickets.DELETE"],
+            Desk,
+            "POST",
+            "/api/v1/tickets/moveToTrash",
+        ),
+        (
+            &["Desk.tickets.UPDATE"],
+            Desk,
+            "POST",
+            "/api/v1/tickets/5/merge",
+        ),
+        (
+            &["Desk.tickets.UPDATE"],
+            Desk,
+            "POST",
+            "/api/v1/closeTickets",
+        ),
+        (
+            &["Desk.basic.READ", "Desk.settings.READ"],
+            Desk,
+            "GET",
+            "/api/v1/agents",
+        ),
+    ];
+    for (grant, up, method, path) in cases {
+        let set = ScopeSet::new(grant.iter().map(|s| scope(s)).collect());
+        assert!(
+            allowed(&set, *up, method, path),
+            "{grant:?} {method} {path}"
+        );
+    }
+    let near_misses: &[(&[&str], Upstream, &str, &str)] = &[
+        (
+            &["ZohoCRM.modules.leads.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/5/actions/convert",
+        ),
+        (
+            &["ZohoCRM.modules.leads.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/upsert",
+        ),
+        (
+            &["ZohoCRM.mass_update.contacts.UPDATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/mass_update",
+        ),
+        (
+            &["ZohoCRM.modules.leads.UPDATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/change_owner",
+        ),
+        (
+            &["ZohoCRM.modules.leads.CREATE"],
+            Api,
+            "POST",
+            "/crm/v8/Leads/actions/remove_tags",
+        ),
+        (&["ZohoCRM.org.ALL"], Api, "GET", "/crm/v8/org/currencies"),
+        (
+            &[
+                "ZohoCRM.settings.territories.DELETE",
+                "ZohoCRM.users.DELETE",
+            ],
+            Api,
+            "DELETE",
+            "/crm/v8/settings/territories/5/users/6",
+        ),
+        (
+            &["ZohoCRM.settings.territories.READ"],
+            Api,
+            "GET",
+            "/crm/v8/settings/territories/actions/associated_users_count",
+        ),
+        (
+            &["Desk.tickets.CREATE"],
+            Desk,
+            "POST",
+            "/api/v1/tickets/moveToTrash",
+        ),
+        (
+            &["Desk.tickets.CREATE"],
+            Desk,
+            "POST",
+            "/api/v1/tickets/5/merge",
+        ),
+        (
+            &["Desk.tickets.CREATE"],
+            Desk,
+            "POST",
+            "/api/v1/tickets/5/markAsRead",
+        ),
+    ];
+    for (grant, up, method, path) in near_misses {
+        let set = ScopeSet::new(grant.iter().map(|s| scope(s)).collect());
+        assert!(
+            !allowed(&set, *up, method, path),
+            "{grant:?} {method} {path}"
+        );
     }
 }

@@ -6,17 +6,18 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::binary::{temp_dir, Binary};
 use common::redis::RedisServer;
 use zoho_proxy::fake::{ApiReply, FakeZoho};
 
 /// One proxy process.
 struct Replica {
-    child: Child,
+    bin: Binary,
     addr: std::net::SocketAddr,
     admin: std::net::SocketAddr,
     dir: PathBuf,
@@ -24,8 +25,7 @@ struct Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The process is killed (SIGKILL) when `bin` drops, just after.
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -48,12 +48,10 @@ impl Replica {
         extra: &str,
     ) -> Replica {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "zp-cluster-{}-{}-{i}",
-            std::process::id(),
+        let dir = temp_dir(&format!(
+            "cluster-{}-{i}",
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
         let mut config = fake.proxy_config(
             "127.0.0.1:0",
@@ -66,34 +64,10 @@ impl Replica {
             redis.url()
         ));
         std::fs::write(dir.join("proxy.toml"), config).unwrap();
-        let log = dir.join("stderr.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
-            .args(["--log-format", "text", "run", "--config"])
-            .arg(dir.join("proxy.toml"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let (addr, admin) = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.contains("zoho-proxy listening")) {
-                let addrs: Vec<std::net::SocketAddr> = line
-                    .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-                    .filter_map(|w| w.parse().ok())
-                    .collect();
-                assert!(addrs.len() >= 2, "{line}");
-                break (addrs[0], addrs[1]);
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "replica {i} did not start:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let mut bin = Binary::spawn(&dir, None);
+        let (addr, admin) = bin.addrs().await;
         Replica {
-            child,
+            bin,
             addr,
             admin,
             dir,
@@ -110,7 +84,7 @@ impl Replica {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
+        self.bin.logs()
     }
 }
 

@@ -76,21 +76,25 @@ impl Binary {
 
     /// The proxy's address, once it logged that it listens.
     pub async fn addr(&mut self) -> SocketAddr {
+        self.addrs().await.0
+    }
+
+    /// The proxy's and the admin listener's addresses, once it logged that
+    /// it listens.
+    pub async fn addrs(&mut self) -> (SocketAddr, SocketAddr) {
         for _ in 0..1500 {
             let text = self.logs();
-            let found = text
+            let found: Vec<SocketAddr> = text
                 .lines()
                 .find(|l| l.contains("zoho-proxy listening"))
-                .and_then(|l| {
-                    let start = l.find("127.0.0.1:")?;
-                    let rest = &l[start..];
-                    let end = rest
-                        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-                        .unwrap_or(rest.len());
-                    rest[..end].parse::<SocketAddr>().ok()
-                });
-            if let Some(addr) = found {
-                return addr;
+                .map(|l| {
+                    l.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+                        .filter_map(|w| w.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let [proxy, admin, ..] = found[..] {
+                return (proxy, admin);
             }
             if let Some(status) = self.exited() {
                 panic!("zoho-proxy exited with {status}: {text}");

@@ -47,6 +47,18 @@ impl Replica {
         n: usize,
         extra: &str,
     ) -> Replica {
+        Replica::start_with(i, fake, redis, n, extra, |c| c).await
+    }
+
+    /// The same, with the config text passed through `edit` first.
+    async fn start_with(
+        i: usize,
+        fake: &FakeZoho,
+        redis: &RedisServer,
+        n: usize,
+        extra: &str,
+        edit: impl Fn(String) -> String,
+    ) -> Replica {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let dir = temp_dir(&format!(
             "cluster-{}-{i}",
@@ -63,7 +75,7 @@ impl Replica {
             "\n[cluster]\nredis_url = \"{}\"\nreplicas = {n}\ntimeout = \"100ms\"\nlease = \"2s\"\n{extra}\n",
             redis.url()
         ));
-        std::fs::write(dir.join("proxy.toml"), config).unwrap();
+        std::fs::write(dir.join("proxy.toml"), edit(config)).unwrap();
         let mut bin = Binary::spawn(&dir, None);
         let (addr, admin) = bin.addrs().await;
         Replica {
@@ -444,5 +456,38 @@ async fn a_replica_killed_while_minting_costs_one_lease_then_one_more_mint() {
     assert!(
         waited < Duration::from_secs(20),
         "the dead holder's mint lease (15 s) was waited out, not more: {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_outage_spends_none_of_the_shared_mint_budget() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    // The accounts server refuses connections: a port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = |config: String| {
+        config.replacen(
+            &format!("accounts_url = \"{}\"", fake.url()),
+            &format!("accounts_url = \"https://127.0.0.1:{port}\""),
+            1,
+        )
+    };
+    let rs = [
+        Replica::start_with(0, &fake, &redis, 2, "", unreachable).await,
+        Replica::start_with(1, &fake, &redis, 2, "", unreachable).await,
+    ];
+    // Each replica retries (0.5 s doubling to 5 s) for a while.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let tried = rs
+        .iter()
+        .map(|r| r.log().matches("token refresh failed").count())
+        .sum::<usize>();
+    assert!(tried >= 4, "the replicas kept trying: {tried}");
+    assert_eq!(
+        redis.cmd(&["ZCARD", "{zoho-proxy:default}:mints"]),
+        "0",
+        "refused connections minted nothing, so they cost nothing"
     );
 }

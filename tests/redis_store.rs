@@ -517,7 +517,18 @@ async fn charge_mint_enforces_the_window_across_replicas() {
         "refusals charge nothing"
     );
     tokio::time::sleep(wait + Duration::from_millis(20)).await;
-    b.charge_mint(&keys, 3, window).await.unwrap().unwrap();
+    let charge = b.charge_mint(&keys, 3, window).await.unwrap().unwrap();
+    // A charge given back (the mint never reached Zoho) frees its place at once.
+    let window = Duration::from_secs(60);
+    let other = a.keys("refunds");
+    a.charge_mint(&other, 2, window).await.unwrap().unwrap();
+    let refundable = b.charge_mint(&other, 2, window).await.unwrap().unwrap();
+    assert!(a.charge_mint(&other, 2, window).await.unwrap().is_err());
+    b.refund_mint(&other, refundable).await.unwrap();
+    assert_eq!(server.cmd(&["ZCARD", other.mints()]), "1");
+    a.charge_mint(&other, 2, window).await.unwrap().unwrap();
+    // Refunding a charge that already left the window is harmless.
+    b.refund_mint(&keys, charge).await.unwrap();
 }
 
 #[tokio::test]

@@ -233,7 +233,7 @@ impl TokenManager {
             // Nobody may take the rejected token from the store any more.
             let _ = shared.store.invalidate_token(&shared.keys, g).await;
         }
-        match shared
+        let charge = match shared
             .store
             .charge_mint(&shared.keys, self.settings.budget, super::TOKEN_WINDOW)
             .await
@@ -245,10 +245,15 @@ impl TokenManager {
                     retry_in,
                 }))
             }
-            Ok(Ok(())) => {}
-        }
+            Ok(Ok(charge)) => charge,
+        };
         let generation = seen_generation.max(self.generation()) + 1;
         let result = self.attempt(state, cause, Some(generation)).await;
+        // As locally: an accounts server that refused the connection minted
+        // nothing, so an outage does not spend the shared budget either.
+        if result.as_ref().is_err_and(|e| e.minted_nothing()) {
+            let _ = shared.store.refund_mint(&shared.keys, charge).await;
+        }
         if let Ok(token) = &result {
             match shared.publish(token.generation, &grant_of(token)).await {
                 Ok(true) => {}

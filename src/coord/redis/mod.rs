@@ -194,6 +194,10 @@ pub struct AdmitRequest {
     pub lease_ttl: Duration,
 }
 
+/// One mint charged to the shared budget (its member in the window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintCharge(String);
+
 /// The answer to [`RedisStore::admit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
@@ -702,19 +706,21 @@ impl RedisStore {
 
     /// Charges one mint to the shared budget of `limit` mints in any sliding
     /// `window` (Redis time). `Ok(Err(wait))` when spent: the oldest mint
-    /// leaves the window after `wait`; nothing was charged.
+    /// leaves the window after `wait`; nothing was charged. The charge can be
+    /// given back ([`RedisStore::refund_mint`]) when the attempt never
+    /// reached Zoho.
     pub async fn charge_mint(
         &self,
         keys: &Keys,
         limit: u32,
         window: Duration,
-    ) -> Result<Result<(), Duration>, StoreError> {
+    ) -> Result<Result<MintCharge, Duration>, StoreError> {
         let member = random_id()?;
         let mut inv = self.inner.scripts.charge_mint.prepare_invoke();
         inv.key(keys.mints())
             .arg(limit)
             .arg(millis(window).max(1))
-            .arg(member);
+            .arg(&member);
         let reply: Vec<i64> = self
             .inner
             .run("charge_mint", |mut c| async move {
@@ -722,12 +728,29 @@ impl RedisStore {
             })
             .await?;
         match reply.as_slice() {
-            [1, _] => Ok(Ok(())),
+            [1, _] => Ok(Ok(MintCharge(member))),
             [0, wait] if *wait > 0 => Ok(Err(Duration::from_millis(*wait as u64))),
             other => Err(StoreError::Protocol(format!(
                 "charge_mint answered {other:?}"
             ))),
         }
+    }
+
+    /// Gives a charge back: the mint it paid for never reached Zoho (the
+    /// accounts server refused the connection), so it minted nothing.
+    pub async fn refund_mint(&self, keys: &Keys, charge: MintCharge) -> Result<(), StoreError> {
+        let key = keys.mints().to_owned();
+        let _: i64 = self
+            .inner
+            .run("refund_mint", |mut c| async move {
+                redis::cmd("ZREM")
+                    .arg(key)
+                    .arg(charge.0)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(())
     }
 
     /// Redis server time, ms since the Unix epoch.

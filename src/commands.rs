@@ -150,12 +150,7 @@ async fn check_redis(
     let c =
         crate::credential::Cluster::new(cluster, metrics).map_err(|e| format!("cluster: {e}\n"))?;
     // The store connects in the background; give it the first-contact time.
-    for _ in 0..100 {
-        if c.store().is_up() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    c.store().wait_up(std::time::Duration::from_secs(2)).await;
     match c.store().server_version().await {
         Ok(v) => Ok(format!(
             "cluster: Redis {v} reachable (keys {{{}:<credential>}}, {} replicas)\n",

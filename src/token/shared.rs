@@ -73,15 +73,16 @@ impl SharedTokens {
     /// comes up within [`FIRST_CONTACT`].
     pub(super) async fn usable(&self) -> bool {
         use std::sync::atomic::Ordering;
-        let deadline = Instant::now() + FIRST_CONTACT;
-        while !self.store.is_up() {
-            if self.seen_up.load(Ordering::Relaxed) || Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let within = if self.seen_up.load(Ordering::Relaxed) {
+            Duration::ZERO
+        } else {
+            FIRST_CONTACT
+        };
+        let up = self.store.wait_up(within).await;
+        if up {
+            self.seen_up.store(true, Ordering::Relaxed);
         }
-        self.seen_up.store(true, Ordering::Relaxed);
-        true
+        up
     }
 
     /// The shared token, when there is one this credential sealed.

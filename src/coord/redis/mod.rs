@@ -457,6 +457,19 @@ impl RedisStore {
         }
     }
 
+    /// Waits until the breaker is closed, at most `within`; whether it is.
+    /// A new store starts with it open and closes it once a PING succeeds.
+    pub async fn wait_up(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while !self.is_up() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
     /// The per-operation timeout.
     pub fn timeout(&self) -> Duration {
         self.inner.timeout

@@ -58,6 +58,7 @@ impl Cluster {
         };
         let store = RedisStore::new(RedisSettings {
             extra_roots: config.extra_roots.clone(),
+            cluster: config.redis_cluster,
             key_prefix: config.key_prefix.clone(),
             timeout: config.timeout,
             observer: Some(observer),

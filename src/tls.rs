@@ -60,6 +60,7 @@ pub struct TestCa {
     pub ca_pem: String,
     pub server_chain: Vec<CertificateDer<'static>>,
     server_key: Vec<u8>,
+    server_pem: (String, String),
 }
 
 impl TestCa {
@@ -88,7 +89,14 @@ impl TestCa {
             ca_pem: ca.pem(),
             server_chain: vec![cert.der().clone()],
             server_key: key.serialize_der(),
+            server_pem: (cert.pem(), key.serialize_pem()),
         })
+    }
+
+    /// The server certificate and its private key, PEM (for servers that
+    /// read files, like `redis-server`). Test material only.
+    pub fn server_pem(&self) -> (&str, &str) {
+        (&self.server_pem.0, &self.server_pem.1)
     }
 
     /// A rustls server config presenting the signed certificate.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::binary::{temp_dir, Binary};
-use common::redis::RedisServer;
+use common::redis::{RedisCluster, RedisServer};
 use zoho_proxy::fake::{ApiReply, FakeZoho};
 
 /// One proxy process.
@@ -30,8 +30,43 @@ impl Drop for Replica {
     }
 }
 
+/// Where the replicas share their state: the `[cluster]` lines naming it.
+trait Shared {
+    fn config_lines(&self) -> String;
+}
+
+impl Shared for RedisServer {
+    fn config_lines(&self) -> String {
+        format!("redis_url = \"{}\"", self.url())
+    }
+}
+
+impl Shared for RedisCluster {
+    fn config_lines(&self) -> String {
+        // The credential's own node last: the replicas must follow the slot map.
+        format!(
+            "redis_url = \"{}\"\nredis_cluster = true",
+            self.seeds_avoiding("{zoho-proxy:default}")
+        )
+    }
+}
+
+/// A TLS `redis-server` (see [`RedisServer::start_tls`]) whose certificate
+/// the fake Zoho's CA signed: replicas trust it through `ca_file`.
+struct OverTls<'a>(&'a RedisServer, &'a str);
+
+impl Shared for OverTls<'_> {
+    fn config_lines(&self) -> String {
+        format!(
+            "redis_url = \"{}\"\nca_file = \"{}\"",
+            self.0.tls_url(),
+            self.1
+        )
+    }
+}
+
 /// Starts `n` replicas of one config (in front of `fake`, sharing `redis`).
-async fn replicas(n: usize, fake: &FakeZoho, redis: &RedisServer, extra: &str) -> Vec<Replica> {
+async fn replicas(n: usize, fake: &FakeZoho, redis: &dyn Shared, extra: &str) -> Vec<Replica> {
     let mut out = Vec::new();
     for i in 0..n {
         out.push(Replica::start(i, fake, redis, n, extra).await);
@@ -43,7 +78,7 @@ impl Replica {
     async fn start(
         i: usize,
         fake: &FakeZoho,
-        redis: &RedisServer,
+        redis: &dyn Shared,
         n: usize,
         extra: &str,
     ) -> Replica {
@@ -54,7 +89,7 @@ impl Replica {
     async fn start_with(
         i: usize,
         fake: &FakeZoho,
-        redis: &RedisServer,
+        redis: &dyn Shared,
         n: usize,
         extra: &str,
         edit: impl Fn(String) -> String,
@@ -72,8 +107,8 @@ impl Replica {
             common::ALLOW_ALL,
         );
         config.push_str(&format!(
-            "\n[cluster]\nredis_url = \"{}\"\nreplicas = {n}\ntimeout = \"100ms\"\nlease = \"2s\"\n{extra}\n",
-            redis.url()
+            "\n[cluster]\n{}\nreplicas = {n}\ntimeout = \"100ms\"\nlease = \"2s\"\n{extra}\n",
+            redis.config_lines()
         ));
         std::fs::write(dir.join("proxy.toml"), edit(config)).unwrap();
         let mut bin = Binary::spawn(&dir, None);
@@ -490,4 +525,177 @@ async fn an_accounts_outage_spends_none_of_the_shared_mint_budget() {
         "0",
         "refused connections minted nothing, so they cost nothing"
     );
+}
+
+/// Runs `zoho-proxy check --online` on a replica's config.
+async fn check_online(config: PathBuf) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
+            .args(["check", "--online", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_shares_the_token_the_limits_and_the_cool_down() {
+    let fake = FakeZoho::start().await.unwrap();
+    let cluster = RedisCluster::start(3);
+    let limits = "\n[rate_limit]\nrequests_per_minute = 600\nburst = 5\nmax_concurrent = 50\nmax_wait = \"60s\"\n[retry]\nmax_attempts = 1";
+    let rs = Arc::new(replicas(3, &fake, &cluster, limits).await);
+
+    // Cold start: one mint for all three.
+    let statuses = burst(&rs, 5, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), 1, "{}", rs[0].log());
+
+    // Every key lives in the credential's one slot, on its node, as the
+    // cluster itself computes slots; none holds the token in clear.
+    let keys = cluster.keys();
+    assert!(keys.len() >= 3, "{keys:?}");
+    let owner = cluster.owner_of("{zoho-proxy:default}").port();
+    let slot = cluster.nodes[0].cmd(&["CLUSTER", "KEYSLOT", "{zoho-proxy:default}"]);
+    for key in &keys {
+        assert_eq!(
+            cluster.nodes[0].cmd(&["CLUSTER", "KEYSLOT", key]),
+            slot,
+            "{key}"
+        );
+        assert_eq!(cluster.owner_of(key).port(), owner, "{key}");
+    }
+    let token = fake.requests()[0].headers["authorization"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("Zoho-oauthtoken ")
+        .to_owned();
+    let node = cluster.owner_of("{zoho-proxy:default}");
+    for key in &keys {
+        let value = match node.cmd(&["TYPE", key]).as_str() {
+            "hash" => node.cmd(&["HGETALL", key]),
+            "string" => node.cmd(&["GET", key]),
+            "zset" => node.cmd(&["ZRANGE", key, "0", "-1"]),
+            other => other.to_owned(),
+        };
+        assert!(!value.contains(&token), "{key} holds the token in clear");
+    }
+
+    // Scripts flushed on every node: reloaded on NOSCRIPT, nothing fails.
+    for n in &cluster.nodes {
+        assert_eq!(n.cmd(&["SCRIPT", "FLUSH"]), "OK");
+    }
+    // A 401 seen everywhere: one more mint.
+    fake.revoke_tokens();
+    let statuses = burst(&rs, 3, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), 2, "{}", rs[1].log());
+
+    // One rate for all replicas: 10/s with a burst of 5.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = fake.requests().len();
+    let run_for = Duration::from_secs(4);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for r in 0..3 {
+        for _ in 0..6 {
+            let rs = rs.clone();
+            workers.push(tokio::spawn(async move {
+                while started.elapsed() < run_for {
+                    let _ = rs[r].get("/crm/v8/Leads").await;
+                }
+            }));
+        }
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    // Every slot was given back (releases are pipelined per hash slot), well
+    // before the 2 s lease would have expired it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(node.cmd(&["ZCARD", "{zoho-proxy:default}:conc"]), "0");
+    let reached = (fake.requests().len() - before) as f64;
+    let allowed = 5.0 + 10.0 * elapsed;
+    assert!(
+        reached <= allowed * 1.05 && reached >= allowed * 0.8,
+        "{reached} calls reached Zoho in {elapsed:.1}s; the shared limit allows {allowed:.0}"
+    );
+
+    // A 429 on one replica pauses the others (the cool-down is shared).
+    fake.script_api(
+        ApiReply::status(
+            429,
+            r#"{"code":"TOO_MANY_REQUESTS","details":{},"message":"x","status":"error"}"#,
+        )
+        .with_header("retry-after", "2"),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(rs[0].get("/crm/v8/Leads").await, 429);
+    // Shared within 100 ms (replica 0 records it after answering its client).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = Instant::now();
+    assert_eq!(rs[2].get("/crm/v8/Leads").await, 200);
+    assert!(
+        asked.elapsed() >= Duration::from_millis(1500),
+        "replica 2 did not wait out replica 0's 429: {:?}",
+        asked.elapsed()
+    );
+
+    // check --online talks to every node.
+    let out = check_online(rs[0].dir.join("proxy.toml")).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("(3 nodes)"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_is_verified_against_the_configured_ca() {
+    let fake = FakeZoho::start().await.unwrap();
+    let (cert, key) = fake.server_pem();
+    let redis = RedisServer::start_tls(cert, key);
+    // Trusting the CA that signed Redis's certificate: shared as usual.
+    let rs = replicas(2, &fake, &OverTls(&redis, "ca.pem"), "").await;
+    let statuses = burst(&rs, 5, "/crm/v8/Leads").await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), 1, "{}", rs[0].log());
+    let (_, _, metrics) = common::raw_request(
+        rs[1].admin,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(metrics.contains("zoho_proxy_cluster_up 1"), "{metrics}");
+    let out = check_online(rs[0].dir.join("proxy.toml")).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Trusting another CA: the connection is refused, never used. The
+    // replica still serves (degraded, its own token) and says why.
+    let other = temp_dir("other-ca");
+    let other_ca = zoho_proxy::tls::TestCa::generate().unwrap();
+    std::fs::write(other.join("ca.pem"), &other_ca.ca_pem).unwrap();
+    let path = other.join("ca.pem").display().to_string();
+    let stranger = Replica::start(5, &fake, &OverTls(&redis, &path), 2, "").await;
+    assert_eq!(stranger.get("/crm/v8/Leads").await, 200);
+    let (status, _, body) = common::raw_request(
+        stranger.admin,
+        "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""cluster":"degraded""#), "{body}");
+    let out = check_online(stranger.dir.join("proxy.toml")).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cluster: Redis not usable"), "{stderr}");
+    let _ = std::fs::remove_dir_all(other);
 }

@@ -52,6 +52,8 @@ pub struct Config {
 pub struct ClusterConfig {
     /// `redis://` or `rediss://` (may hold a password: a secret).
     pub redis_url: Secret,
+    /// A Redis Cluster (`redis_url`: seed nodes, comma-separated).
+    pub redis_cluster: bool,
     /// Keys are `{<key_prefix>:<credential>}:...`.
     pub key_prefix: String,
     /// Expected replicas: when Redis is down, each takes `1/replicas` of the limits.
@@ -309,11 +311,29 @@ impl Compiler<'_> {
         let raw = raw.into_inner();
         let span = raw.redis_url.clone();
         let redis_url = self.secret(raw.redis_url, "redis_url")?;
-        let scheme_ok = ["redis://", "rediss://"]
-            .iter()
-            .any(|s| redis_url.expose().starts_with(s));
-        if !scheme_ok {
-            // Never echo the value: it may hold a password.
+        let redis_cluster = raw.redis_cluster.unwrap_or(false);
+        // Never echo the value: it may hold a password.
+        let scheme = |url: &str| {
+            ["redis://", "rediss://"]
+                .into_iter()
+                .find(|s| url.trim().starts_with(s))
+        };
+        if redis_cluster {
+            let seeds: Vec<&str> = redis_url.expose().split(',').collect();
+            let schemes: Vec<_> = seeds.iter().map(|u| scheme(u)).collect();
+            if schemes.iter().any(Option::is_none) {
+                return Err(self.at(
+                    &span,
+                    "redis_url must list seed nodes, each starting with redis:// or rediss://, separated by commas",
+                ));
+            }
+            if schemes.windows(2).any(|w| w[0] != w[1]) {
+                return Err(self.at(
+                    &span,
+                    "redis_url mixes redis:// and rediss:// seeds: a cluster uses TLS on every node or on none",
+                ));
+            }
+        } else if scheme(redis_url.expose()).is_none() {
             return Err(self.at(&span, "redis_url must start with redis:// or rediss://"));
         }
         let key_prefix = match &raw.key_prefix {
@@ -360,6 +380,7 @@ impl Compiler<'_> {
         }
         Ok(ClusterConfig {
             redis_url,
+            redis_cluster,
             key_prefix,
             replicas,
             timeout,

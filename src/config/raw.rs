@@ -36,6 +36,8 @@ pub struct RawConfig {
 pub struct RawCluster {
     /// `redis://` or `rediss://`; a secret (it may hold a password).
     pub redis_url: Spanned<RawSecret>,
+    /// Talk to a Redis Cluster; `redis_url` then lists seed nodes, comma-separated.
+    pub redis_cluster: Option<bool>,
     pub key_prefix: Option<Spanned<String>>,
     /// How many replicas are expected: each one's share when Redis is down.
     pub replicas: Option<Spanned<u32>>,

@@ -520,3 +520,36 @@ fn deadlines_buffers_and_the_connection_cap_have_defaults_and_checked_values() {
         );
     }
 }
+
+#[test]
+fn cluster_urls_are_checked_without_being_shown() {
+    let with = |lines: &str| format!("{ZOHO}\n[cluster]\n{lines}\n");
+    let c = compile_str(&with(r#"redis_url = "redis://:pw@127.0.0.1:6379/""#)).unwrap();
+    let cluster = c.cluster.expect("[cluster]");
+    assert!(!cluster.redis_cluster);
+    assert_eq!(cluster.key_prefix, "zoho-proxy");
+    let c = compile_str(&with(
+        "redis_url = \"redis://a:7000/, redis://b:7001/\"\nredis_cluster = true",
+    ))
+    .unwrap();
+    assert!(c.cluster.expect("[cluster]").redis_cluster);
+    for (lines, why) in [
+        (
+            r#"redis_url = "http://:pw123@x/""#,
+            "must start with redis://",
+        ),
+        (
+            "redis_url = \"redis://:pw123@a:1/,b:2\"\nredis_cluster = true",
+            "each starting with redis://",
+        ),
+        (
+            "redis_url = \"redis://:pw123@a:1/,rediss://:pw123@b:2/\"\nredis_cluster = true",
+            "mixes redis:// and rediss://",
+        ),
+    ] {
+        let e = err(&with(lines));
+        assert!(e.contains(why), "{lines}: {e}");
+        assert!(e.contains("test.toml:"), "{e}");
+        assert!(!e.contains("pw123"), "{e}");
+    }
+}

@@ -248,6 +248,12 @@ impl FakeZoho {
         self.ca.ca_cert.clone()
     }
 
+    /// The CA's server certificate and key (PEM), for other test servers
+    /// (a TLS `redis-server`) that clients should trust through `ca_pem`.
+    pub fn server_pem(&self) -> (&str, &str) {
+        self.ca.server_pem()
+    }
+
     pub fn ca_pem(&self) -> &str {
         &self.ca.ca_pem
     }

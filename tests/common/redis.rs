@@ -8,6 +8,8 @@
 //! server.stop();                    // the port is now closed
 //! server.restart();                 // same port, empty data set
 //! assert_eq!(server.cmd(&["PING"]), "PONG");
+//! let tls = RedisServer::start_tls(cert_pem, key_pem); // + rediss:// on tls_url()
+//! let cluster = RedisCluster::start(3); // three masters, all slots covered
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -25,20 +27,48 @@ const INSTALL: &str = "redis-server is not installed (or not on PATH); install i
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
+    mode: Mode,
     child: Mutex<Option<Child>>,
+}
+
+/// What kind of server to run (besides the plain port every kind has, which
+/// the helpers here use).
+#[derive(Clone)]
+enum Mode {
+    Plain,
+    /// Also TLS on this port, with `tls.crt`/`tls.key` in the scratch dir.
+    Tls {
+        port: u16,
+    },
+    /// A Redis Cluster node (`nodes.conf` in the scratch dir).
+    ClusterNode,
 }
 
 impl RedisServer {
     /// Spawns `redis-server` on a free loopback port and waits until it
     /// answers PING. Panics with the install line if the binary is missing.
     pub fn start() -> RedisServer {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "zp-redis-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create redis scratch dir");
+        RedisServer::start_in(scratch_dir(), || Mode::Plain)
+    }
+
+    /// A server that also speaks TLS (`rediss://`, see [`RedisServer::tls_url`])
+    /// with this certificate chain and key (PEM); clients need not present one.
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> RedisServer {
+        let dir = scratch_dir();
+        std::fs::write(dir.join("tls.crt"), cert_pem).expect("write tls.crt");
+        std::fs::write(dir.join("tls.key"), key_pem).expect("write tls.key");
+        RedisServer::start_in(dir, || Mode::Tls { port: free_port() })
+    }
+
+    /// `rediss://localhost:<tls port>/` (the name the test CA signs).
+    pub fn tls_url(&self) -> String {
+        match self.mode {
+            Mode::Tls { port } => format!("rediss://localhost:{port}/"),
+            _ => panic!("not a TLS server"),
+        }
+    }
+
+    fn start_in(dir: PathBuf, mode: impl Fn() -> Mode) -> RedisServer {
         // Several servers may start at once: retry if another grabbed the port
         // between our probe and redis-server's bind.
         for _ in 0..10 {
@@ -46,6 +76,7 @@ impl RedisServer {
             let server = RedisServer {
                 port,
                 dir: dir.clone(),
+                mode: mode(),
                 child: Mutex::new(None),
             };
             if server.spawn() {
@@ -120,13 +151,31 @@ impl RedisServer {
     /// Starts the process; true once it answers PING, false if it exited
     /// (typically: the port was taken).
     fn spawn(&self) -> bool {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .arg("--dir")
-            .arg(&self.dir)
+            .arg(&self.dir);
+        match &self.mode {
+            Mode::Plain => {}
+            Mode::Tls { port } => {
+                command
+                    .args(["--tls-port", &port.to_string()])
+                    .args(["--tls-cert-file", "tls.crt", "--tls-key-file", "tls.key"])
+                    .args(["--tls-ca-cert-file", "tls.crt", "--tls-auth-clients", "no"]);
+            }
+            Mode::ClusterNode => {
+                command
+                    .args(["--cluster-enabled", "yes"])
+                    .args(["--cluster-config-file", "nodes.conf"])
+                    .args(["--cluster-node-timeout", "2000"]);
+            }
+        }
+        let child = command
+            .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
@@ -176,6 +225,115 @@ impl Drop for RedisServer {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Three (or `n`) Redis Cluster masters on loopback, every slot covered,
+/// ready (`cluster_state:ok` on every node) when `start` returns.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start(n: usize) -> RedisCluster {
+        assert!(n >= 1);
+        let nodes: Vec<RedisServer> = (0..n)
+            .map(|_| RedisServer::start_in(scratch_dir(), || Mode::ClusterNode))
+            .collect();
+        let per = 16384 / n;
+        for (i, node) in nodes.iter().enumerate() {
+            let (lo, hi) = (i * per, if i + 1 == n { 16383 } else { (i + 1) * per - 1 });
+            assert_eq!(
+                node.cmd(&["CLUSTER", "ADDSLOTSRANGE", &lo.to_string(), &hi.to_string()]),
+                "OK"
+            );
+            assert_eq!(
+                node.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()]),
+                "OK"
+            );
+        }
+        for node in &nodes[1..] {
+            assert_eq!(
+                nodes[0].cmd(&["CLUSTER", "MEET", "127.0.0.1", &node.port.to_string()]),
+                "OK"
+            );
+        }
+        let cluster = RedisCluster { nodes };
+        cluster.wait_ok();
+        cluster
+    }
+
+    /// Every node says `cluster_state:ok` and knows all the others.
+    pub fn wait_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let want = format!("cluster_known_nodes:{}", self.nodes.len());
+        loop {
+            let ok = self.nodes.iter().all(|node| {
+                let info = node.cmd(&["CLUSTER", "INFO"]);
+                info.contains("cluster_state:ok") && info.contains(&want)
+            });
+            if ok {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the Redis Cluster never formed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The seed URLs, comma-separated (what `redis_url` takes in cluster mode).
+    pub fn seeds(&self) -> String {
+        self.nodes
+            .iter()
+            .map(RedisServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The seed URLs with the node serving `key` last, so a client must
+    /// follow the cluster's slot map (a plain client would get `MOVED`).
+    pub fn seeds_avoiding(&self, key: &str) -> String {
+        let owner = self.owner_of(key).port;
+        let mut nodes: Vec<&RedisServer> = self.nodes.iter().collect();
+        nodes.sort_by_key(|n| n.port == owner);
+        nodes.iter().map(|n| n.url()).collect::<Vec<_>>().join(",")
+    }
+
+    /// Every key on every node.
+    pub fn keys(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                n.cmd(&["KEYS", "*"])
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The node that serves `key`'s slot.
+    pub fn owner_of(&self, key: &str) -> &RedisServer {
+        let slot: usize = self.nodes[0]
+            .cmd(&["CLUSTER", "KEYSLOT", key])
+            .parse()
+            .expect("CLUSTER KEYSLOT answers a number");
+        let per = 16384 / self.nodes.len();
+        &self.nodes[(slot / per).min(self.nodes.len() - 1)]
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "zp-redis-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create redis scratch dir");
+    dir
 }
 
 fn free_port() -> u16 {

@@ -20,6 +20,7 @@
 //! URL (it may hold a password) or a token blob.
 
 pub mod breaker;
+mod conn;
 pub mod keys;
 
 use std::collections::HashMap;
@@ -30,12 +31,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ConnectionAddr, RedisError, Script};
+use redis::{Client, RedisError, Script};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::{broadcast, watch};
 
 use breaker::{Backoff, Breaker, THRESHOLD};
+use conn::Conn;
 pub use keys::Keys;
 
 /// Upper bound of the wait hint when a concurrency pool is full. The earliest
@@ -59,9 +60,12 @@ pub type Observer = Arc<dyn Fn(&'static str, Duration, bool) + Send + Sync>;
 #[derive(Clone)]
 pub struct RedisSettings {
     /// `redis://[user:password@]host:port/[db]` or `rediss://…` (TLS, always
-    /// verified; a `#insecure` fragment is refused). Secret: never logged,
-    /// never in errors or `Debug`.
+    /// verified; a `#insecure` fragment is refused). With `cluster`, one or
+    /// more seed nodes separated by commas. Secret: never logged, never in
+    /// errors or `Debug`.
     pub url: String,
+    /// Talk the Redis Cluster protocol (slots, `MOVED`) instead of to one server.
+    pub cluster: bool,
     /// Root CAs for `rediss://`. Empty: the bundled WebPKI roots. Non-empty:
     /// these roots *instead* (redis-rs replaces the trust store with the roots
     /// it is given; the use case is a private CA). Refused for `redis://`.
@@ -83,6 +87,7 @@ impl RedisSettings {
     pub fn new(url: impl Into<String>) -> RedisSettings {
         RedisSettings {
             url: url.into(),
+            cluster: false,
             extra_roots: Vec::new(),
             key_prefix: "zp".to_owned(),
             timeout: Duration::from_millis(100),
@@ -96,6 +101,7 @@ impl fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisSettings")
             .field("url", &"<redacted>")
+            .field("cluster", &self.cluster)
             .field("extra_roots", &self.extra_roots.len())
             .field("key_prefix", &self.key_prefix)
             .field("timeout", &self.timeout)
@@ -346,7 +352,7 @@ impl Scripts {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    conn: Conn,
     timeout: Duration,
     connect_timeout: Duration,
     prefix: String,
@@ -393,13 +399,7 @@ impl RedisStore {
                 "the store must be built inside a Tokio runtime".to_owned(),
             ));
         }
-        let client = build_client(&settings)?;
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(0)
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.connect_timeout.max(settings.timeout)));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| StoreError::Config(format!("connection manager: {:?}", e.kind())))?;
+        let conn::Connected { conn, pubsub } = conn::connect(&settings)?;
         let (shutdown, _) = watch::channel(());
         let (recovered, _) = watch::channel(0u64);
         let (releases, released) = tokio::sync::mpsc::unbounded_channel();
@@ -411,7 +411,11 @@ impl RedisStore {
             breaker: Breaker::new(THRESHOLD, true),
             counters: Counters::default(),
             scripts: Scripts::new(),
-            secrets: secrets_of(&settings.url),
+            secrets: conn::seeds(&settings)
+                .into_iter()
+                .flat_map(secrets_of)
+                .chain(secrets_of(&settings.url))
+                .collect(),
             observer: settings.observer.clone(),
             channels: Mutex::new(HashMap::new()),
             listening: AtomicBool::new(false),
@@ -423,7 +427,7 @@ impl RedisStore {
         tokio::spawn(release_loop(Arc::downgrade(&inner), released));
         tokio::spawn(pubsub_loop(
             Arc::downgrade(&inner),
-            client,
+            pubsub,
             keys::events_pattern(&settings.key_prefix),
             settings.connect_timeout,
             inner.shutdown.subscribe(),
@@ -779,16 +783,38 @@ impl RedisStore {
 
     /// The server's `redis_version` (from `INFO server`), for `check --online`.
     pub async fn server_version(&self) -> Result<String, StoreError> {
-        let info: String = self
+        // One server answers its text; a cluster answers one text per node.
+        let info: redis::Value = self
             .inner
             .run("info", |mut c| async move {
                 redis::cmd("INFO").arg("server").query_async(&mut c).await
             })
             .await?;
-        info.lines()
-            .find_map(|l| l.strip_prefix("redis_version:"))
-            .map(|v| v.trim().to_owned())
-            .ok_or_else(|| StoreError::Protocol("INFO server has no redis_version".into()))
+        let texts: Vec<String> = match info {
+            redis::Value::Map(nodes) => nodes
+                .into_iter()
+                .filter_map(|(_, v)| redis::from_redis_value(v).ok())
+                .collect(),
+            v => vec![redis::from_redis_value(v)
+                .map_err(|e| StoreError::Protocol(format!("INFO server: {e}")))?],
+        };
+        let mut versions: Vec<String> = texts
+            .iter()
+            .filter_map(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("redis_version:"))
+                    .map(|v| v.trim().to_owned())
+            })
+            .collect();
+        versions.sort();
+        versions.dedup();
+        match (versions.len(), texts.len()) {
+            (0, _) => Err(StoreError::Protocol(
+                "INFO server has no redis_version".into(),
+            )),
+            (_, 1) => Ok(versions.join(", ")),
+            (_, nodes) => Ok(format!("{} ({nodes} nodes)", versions.join(", "))),
+        }
     }
 
     /// Events of one credential. All credentials share one pub/sub connection
@@ -815,18 +841,27 @@ async fn release_loop(
     let mut batch = Vec::new();
     while released.recv_many(&mut batch, 512).await > 0 {
         let Some(inner) = inner.upgrade() else { return };
-        let mut pipe = redis::pipe();
-        for lease in batch.drain(..) {
+        // One pipeline per hash tag: a Redis Cluster pipeline must stay in
+        // one slot (a lease's pools all carry its credential's tag).
+        let mut pipes: HashMap<&str, redis::Pipeline> = HashMap::new();
+        for lease in &batch {
             for k in &lease.pools {
-                pipe.zrem(k, &lease.id).ignore();
+                pipes
+                    .entry(keys::tag_of(k))
+                    .or_insert_with(redis::pipe)
+                    .zrem(k, &lease.id)
+                    .ignore();
             }
         }
-        let _ = inner
-            .run(
-                "release",
-                |mut c| async move { pipe.exec_async(&mut c).await },
-            )
-            .await;
+        for (_, pipe) in pipes {
+            let _ = inner
+                .run(
+                    "release",
+                    |mut c| async move { pipe.exec_async(&mut c).await },
+                )
+                .await;
+        }
+        batch.clear();
     }
 }
 
@@ -834,7 +869,7 @@ impl Inner {
     /// Runs one operation under the breaker and the timeout.
     async fn run<T, F, Fut>(self: &Arc<Self>, op: &'static str, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         if !self.breaker.is_closed() {
@@ -953,14 +988,18 @@ fn spawn_probe(inner: &Arc<Inner>) {
 /// again (the old connection may be silently dead).
 async fn pubsub_loop(
     weak: Weak<Inner>,
-    client: Client,
+    clients: Vec<Client>,
     pattern: String,
     connect_timeout: Duration,
     mut shutdown: watch::Receiver<()>,
     mut recovered: watch::Receiver<u64>,
 ) {
     let mut backoff = Backoff::new(PROBE_FIRST, PROBE_MAX);
+    // Cluster seeds are tried in turn: any node hears every PUBLISH.
+    let mut next = 0usize;
     loop {
+        let client = &clients[next % clients.len()];
+        next = next.wrapping_add(1);
         let connect = async {
             let mut ps = client.get_async_pubsub().await?;
             ps.psubscribe(&pattern).await?;
@@ -1012,35 +1051,6 @@ async fn pubsub_loop(
     }
 }
 
-fn build_client(settings: &RedisSettings) -> Result<Client, StoreError> {
-    let bad_url =
-        |e: RedisError| StoreError::Config(format!("the Redis URL is not usable ({:?})", e.kind()));
-    let client = if settings.extra_roots.is_empty() {
-        Client::open(settings.url.as_str()).map_err(bad_url)?
-    } else {
-        let pem = to_pem(&settings.extra_roots);
-        Client::build_with_tls(
-            settings.url.as_str(),
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem.into_bytes()),
-            },
-        )
-        .map_err(|e| match e.kind() {
-            redis::ErrorKind::InvalidClientConfig => StoreError::Config(
-                "extra_roots need a rediss:// URL, and valid certificates".to_owned(),
-            ),
-            _ => bad_url(e),
-        })?
-    };
-    if let ConnectionAddr::TcpTls { insecure: true, .. } = client.get_connection_info().addr() {
-        return Err(StoreError::Config(
-            "TLS verification cannot be disabled (#insecure)".to_owned(),
-        ));
-    }
-    Ok(client)
-}
-
 /// The parts of the URL that must never be shown: the URL itself and its
 /// user-info (and password) if any.
 fn secrets_of(url: &str) -> Vec<String> {
@@ -1087,42 +1097,6 @@ fn random_id() -> Result<String, StoreError> {
         .fill(&mut bytes)
         .map_err(|_| StoreError::Invalid("the system random generator failed".to_owned()))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// PEM text of DER certificates (what redis-rs takes as roots).
-fn to_pem(certs: &[CertificateDer<'static>]) -> String {
-    let mut out = String::new();
-    for cert in certs {
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let b64 = base64(cert.as_ref());
-        for line in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(line));
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> shift) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1192,32 +1166,6 @@ mod tests {
         let shown = format!("{t:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
         assert!(shown.contains("22 bytes"), "{shown}");
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
-    }
-
-    #[test]
-    fn pem_round_trips_through_the_parser_redis_uses() {
-        use rustls::pki_types::pem::PemObject;
-        let ca = crate::tls::TestCa::generate().expect("test CA");
-        let pem = to_pem(std::slice::from_ref(&ca.ca_cert));
-        let parsed: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .expect("PEM parses");
-        assert_eq!(parsed, vec![ca.ca_cert]);
     }
 
     #[tokio::test]

@@ -1089,14 +1089,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// 128 random bits, hex.
+/// A unique id, 32 hex digits: 64 random bits drawn once per process (so
+/// replicas never collide) and a counter (so a request costs no system call).
+/// Ids only need to be unique, not secret: whoever reads Redis sees them.
 fn random_id() -> Result<String, StoreError> {
     use ring::rand::{SecureRandom, SystemRandom};
-    let mut bytes = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| StoreError::Invalid("the system random generator failed".to_owned()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    static PREFIX: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX
+        .get_or_init(|| {
+            let mut bytes = [0u8; 8];
+            SystemRandom::new()
+                .fill(&mut bytes)
+                .ok()
+                .map(|()| u64::from_le_bytes(bytes))
+        })
+        .ok_or_else(|| StoreError::Invalid("the system random generator failed".to_owned()))?;
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ok(format!("{prefix:016x}{n:016x}"))
 }
 
 #[cfg(test)]

@@ -30,8 +30,16 @@ local reclaimed = 0
 for i = 1, np do
   local key = KEYS[1 + ng + i]
   local limit = tonumber(ARGV[6 + 2 * ng + i])
-  reclaimed = reclaimed + redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if redis.call('ZCARD', key) >= limit then
+  -- Expired leases are only swept when they would make the pool look full:
+  -- the common case costs one ZCARD, and a pool never holds more than
+  -- `limit` expired members.
+  local held = redis.call('ZCARD', key)
+  if held >= limit then
+    local swept = redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    reclaimed = reclaimed + swept
+    held = held - swept
+  end
+  if held >= limit then
     local w = cap
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if first[2] then
@@ -66,10 +74,9 @@ end
 for i = 1, np do
   local key = KEYS[1 + ng + i]
   redis.call('ZADD', key, string.format('%.0f', now + ttl), lease)
-  -- The key outlives its newest lease by one more ttl, so that an admission
-  -- sees (and counts) leases that expired unreleased; then it is garbage.
-  if redis.call('PTTL', key) < 2 * ttl then
-    redis.call('PEXPIRE', key, 2 * ttl)
-  end
+  -- The key outlives its newest lease (this one: every lease of a pool has
+  -- the same ttl) by one more ttl, so that an admission sees (and counts)
+  -- leases that expired unreleased; then it is garbage.
+  redis.call('PEXPIRE', key, 2 * ttl)
 end
 return {1, now, reclaimed}

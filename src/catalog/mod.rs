@@ -191,6 +191,9 @@ enum Token {
     Module,
     /// A CRM module whose scope name is exactly the given one.
     ModuleIs(&'static str),
+    /// A literal compared as Zoho compares module and related-list names:
+    /// ignoring ASCII case and underscores (`{=Contact_Roles}`; no capture).
+    Folded(&'static str),
     /// A CRM related-list API name with a known module (`rel` capture).
     Related,
     /// Any other related-list API name (no capture).
@@ -211,12 +214,14 @@ enum Token {
     Tail,
 }
 
-fn parse_token(t: &str) -> Option<Token> {
+fn parse_token(t: &'static str) -> Option<Token> {
     Some(match t {
         "{v}" => Token::Version,
         "{id}" => Token::Id,
         "{module}" => Token::Module,
         "{module:leads}" => Token::ModuleIs("leads"),
+        "{module:contacts}" => Token::ModuleIs("contacts"),
+        "{module:deals}" => Token::ModuleIs("deals"),
         "{module:quotes}" => Token::ModuleIs("quotes"),
         "{module:salesorders}" => Token::ModuleIs("salesorders"),
         "{rel}" => Token::Related,
@@ -228,7 +233,10 @@ fn parse_token(t: &str) -> Option<Token> {
         "{inventory}" => Token::Inventory,
         "{desk}" => Token::Desk,
         "{**}" => Token::Tail,
-        _ => return None,
+        _ => {
+            let name = t.strip_prefix("{=")?.strip_suffix('}')?;
+            return identifier(name).then_some(Token::Folded(name));
+        }
     })
 }
 
@@ -285,9 +293,11 @@ fn match_token(token: Token, path: &Segments<'_>, i: usize, caps: &mut Captures)
             return !seg.is_empty() && seg.len() <= 30 && seg.bytes().all(|b| b.is_ascii_digit())
         }
         Token::Name => return identifier(seg) && !crm::RESERVED_RELATED.contains(&seg),
+        Token::Folded(name) => return crm::normalize_eq(name, seg),
         Token::AnyRelated => {
             return identifier(seg)
                 && !crm::RESERVED_RELATED.contains(&seg)
+                && !crm::own_family_related(seg)
                 && path.related(i).is_none()
         }
         Token::Tail => return safe_segment(seg),
@@ -405,6 +415,13 @@ fn all_entries() -> impl Iterator<Item = &'static Entry> {
 /// `custom`); `None` for reserved words and unknown `__s` system modules.
 pub fn crm_module_scope(api_name: &str) -> Option<&'static str> {
     crm::module_scope(api_name)
+}
+
+/// Whether records of the module with this scope name always belong to a
+/// parent record in another module (`notes`, `attachments`): Zoho checks the
+/// parent module's scope too.
+pub fn crm_parented(scope_name: &str) -> bool {
+    crm::PARENTED.contains(&scope_name)
 }
 
 /// `path` is an already-canonical request path (starts with '/', no empty or

@@ -21,7 +21,9 @@
 //!      PUT/PATCH→UPDATE, DELETE→DELETE; or an override like `POST_READ`).
 //!    - `scopes` is a `" + "`-separated list of scope templates; every one is
 //!      required. Placeholders: `{op}` and the captures of the path.
-//!    - `doc` is the Zoho page that documents the family.
+//!    - `doc` is the Zoho page the row was taken from (its source): the
+//!      page of that call where Zoho has one. `zoho-proxy scopes --list`
+//!      prints every row with it ([`list`]).
 //! 2. If the family needs a new name table (module names, entity names),
 //!    add it next to the others and a `Token` for it.
 //! 3. Add rows to the table in `tests.rs`: at least one allowed shape and one
@@ -41,6 +43,8 @@ mod crm;
 mod desk;
 #[path = "finance.rs"]
 mod finance;
+#[path = "list.rs"]
+pub mod list;
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;

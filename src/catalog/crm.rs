@@ -87,9 +87,12 @@ operation (READ to read, UPDATE to add a role, DELETE to remove one); adding a r
 not documented and is unknown here";
 const MERGE_NOTE: &str = "merging keeps the master record and deletes the others: Zoho documents \
 ZohoCRM.modules.{module}.WRITE (or ALL), so CREATE, UPDATE and DELETE granted separately do not cover it";
-const MASS_CONVERT_NOTE: &str = "Zoho documents ZohoCRM.mass_convert.leads.CREATE; converting creates \
-Contacts, Accounts and possibly Deals, so, as for a single convert, the stricter reading requires CREATE on \
-those too";
+const MASS_CONVERT_NOTE: &str = "Zoho documents ZohoCRM.mass_convert.leads.CREATE only. Converting \
+creates Contacts, Accounts and possibly Deals, which Zoho allows with that scope alone: a route granting it \
+grants that";
+const CONVERT_NOTE: &str = "Zoho documents ZohoCRM.modules.leads.CREATE (or WRITE, ALL; or \
+ZohoCRM.modules.ALL) only. Converting creates a Contact, an Account and possibly a Deal, which Zoho allows \
+with that scope alone: a route granting it grants that";
 const PARENT_NOTE: &str = "stricter reading: Zoho documents the related module's scope; \
 the parent module's READ is required too because the call reveals the parent record";
 const UNKNOWN_REL_NOTE: &str =
@@ -410,10 +413,11 @@ deleting is not documented and is unknown here"),
     api("/crm/{v}/settings/{setting}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", SCOPES),
     api("/crm/{v}/settings/{setting}/{**}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", SCOPES),
     // ---- Module-level actions ----
-    api("/crm/{v}/{module}/upsert", POST_ONLY,
-        "ZohoCRM.modules.{module}.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.upsert",
+    api("/crm/{v}/{module}/upsert", POST_ONLY, "ZohoCRM.modules.{module}.CREATE", "crm.upsert",
         "https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html")
-        .heavy(),
+        .heavy()
+        .note("Zoho documents ZohoCRM.modules.{module}.CREATE (or WRITE, ALL) for upsert, although it may \
+update an existing record: a grant of CREATE lets Zoho update through upsert, and so does this catalog"),
     api("/crm/{v}/{module}/search", GET_ONLY,
         "ZohoCRM.modules.{module}.READ + ZohoSearch.securesearch.READ", "crm.search", SEARCH)
         .note(SEARCH_NOTE),
@@ -440,10 +444,11 @@ ZohoCRM.modules.contacts.{op} for listing, inserting, updating and deleting them
 (https://www.zoho.com/crm/developer/docs/api/v8/mass-update-status.html); ZohoCRM.mass_update.UPDATE/READ \
 covers every module"),
     api("/crm/{v}/{module}/actions/mass_delete", GET_READ_POST_DELETE,
-        "ZohoCRM.mass_delete.{module}.{op} + ZohoCRM.modules.{module}.{op}", "crm.mass_delete",
-        "https://www.zoho.com/crm/developer/docs/api/v8/mass-delete-cvid.html")
+        "ZohoCRM.mass_delete.{module}.{op}", "crm.mass_delete",
+        "https://www.zoho.com/crm/developer/docs/api/v8/mass-delete.html")
         .heavy()
-        .note("Zoho documents ZohoCRM.mass_delete.DELETE (covers the per-module name); marked heavy conservatively"),
+        .note("Zoho documents ZohoCRM.mass_delete.{module}.DELETE (or ZohoCRM.mass_delete.DELETE, which covers \
+every module) to delete, and .READ for the job status; no module scope. Marked heavy conservatively"),
     api("/crm/{v}/{module}/actions/change_owner", POST_ONLY,
         "ZohoCRM.change_owner.CREATE", "crm.change_owner", CHANGE_OWNER)
         .note("Zoho documents ZohoCRM.change_owner.CREATE only"),
@@ -451,8 +456,7 @@ covers every module"),
         "ZohoCRM.change_owner.{op} + ZohoCRM.modules.{module}.{op}", "crm.change_owner",
         "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html")
         .heavy(),
-    api("/crm/{v}/{module:leads}/actions/mass_convert", POST_ONLY,
-        "ZohoCRM.mass_convert.leads.CREATE + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE",
+    api("/crm/{v}/{module:leads}/actions/mass_convert", POST_ONLY, "ZohoCRM.mass_convert.leads.CREATE",
         "crm.convert", "https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-lead.html")
         .heavy()
         .note(MASS_CONVERT_NOTE),
@@ -467,12 +471,10 @@ covers every module"),
     api("/crm/{v}/{module}/actions/assign_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     api("/crm/{v}/{module}/actions/remove_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     // ---- Record-level actions ----
-    api("/crm/{v}/{module:leads}/{id}/actions/convert", POST_ONLY,
-        "ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE",
+    api("/crm/{v}/{module:leads}/{id}/actions/convert", POST_ONLY, "ZohoCRM.modules.leads.CREATE",
         "crm.convert", CONVERT)
         .heavy()
-        .note("Zoho documents ZohoCRM.modules.leads.CREATE (or ZohoCRM.modules.ALL); conversion creates a \
-Contact, an Account and possibly a Deal, so the stricter reading requires CREATE on those too"),
+        .note(CONVERT_NOTE),
     api("/crm/{v}/{module:leads}/{id}/__conversion_options", GET_ONLY, "ZohoCRM.modules.leads.READ", "crm.convert", CONVERT),
     api("/crm/{v}/{module:quotes}/{id}/actions/convert", POST_ONLY,
         "ZohoCRM.modules.quotes.READ + ZohoCRM.modules.salesorders.CREATE + ZohoCRM.modules.invoices.CREATE",

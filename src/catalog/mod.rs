@@ -27,7 +27,8 @@
 //! 2. If the family needs a new name table (module names, entity names),
 //!    add it next to the others and a `Token` for it.
 //! 3. Add rows to the table in `tests.rs`: at least one allowed shape and one
-//!    `None` shape.
+//!    `None` shape; and, for an endpoint Zoho documents, a row in
+//!    `tests/catalog_audit.rs` with the requirement and the page it is on.
 
 use std::cell::OnceCell;
 use std::fmt;

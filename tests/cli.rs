@@ -191,7 +191,7 @@ fn scopes_explains_what_a_call_needs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
-        stdout.contains("ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.leads.UPDATE"),
+        stdout.contains("needs ZohoCRM.modules.leads.CREATE (crm.upsert, heavy)"),
         "{stdout}"
     );
     assert!(

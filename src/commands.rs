@@ -241,6 +241,67 @@ pub fn scopes_report(
     Ok(out)
 }
 
+/// `zoho-proxy scopes --list`: the whole catalog, one row per entry and
+/// operation in match order (the first matching row decides), with the Zoho
+/// page each was taken from, then what the placeholders and name tables mean.
+pub fn scopes_list() -> String {
+    let rows = catalog::list::rows();
+    let methods: Vec<String> = rows.iter().map(|r| r.methods.join(",")).collect();
+    let width = |f: &dyn Fn(usize) -> usize| (0..rows.len()).map(f).max().unwrap_or(0);
+    let (mw, pw) = (width(&|i| methods[i].len()), width(&|i| rows[i].path.len()));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# The scope catalog: {} rows, tried in this order; the first row whose upstream, method and \
+path match decides what a call requires (all the scopes listed). A call no row matches is refused \
+unless its route states `requires`.",
+        rows.len()
+    );
+    let _ = writeln!(
+        out,
+        "# upstream  methods  path  requires  [flags]  source (the Zoho page the row was taken from)"
+    );
+    for (r, m) in rows.iter().zip(&methods) {
+        let mut flags = Vec::new();
+        if r.heavy {
+            flags.push("heavy".to_string());
+        }
+        if let Some(i) = r.inspect {
+            flags.push(format!("body: + {}", i.what()));
+        }
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", flags.join("; "))
+        };
+        let _ = writeln!(
+            out,
+            "{:<8}{m:<mw$}  {:<pw$}  {}{flags}  {}",
+            r.upstream.as_str(),
+            r.path,
+            r.requires,
+            r.source
+        );
+        if let Some(note) = r.note {
+            let _ = writeln!(out, "{:8}note: {note}", "");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n# Placeholders in paths (and, captured, in requires)"
+    );
+    for (p, what) in catalog::list::PLACEHOLDERS {
+        let _ = writeln!(out, "{p:<16}{what}");
+    }
+    for (p, table) in catalog::list::name_tables() {
+        let _ = writeln!(out, "\n# {p}: path segment -> scope name");
+        for (seg, scope) in table {
+            let _ = writeln!(out, "{seg:<40}{scope}");
+        }
+    }
+    out
+}
+
 /// What `demo` allows: reading Leads, and full access to Contacts, with the
 /// `crm` credential; reading Leads of the sandbox org under `/sandbox`.
 pub const DEMO_ROUTES: &str = r#"[[routes]]

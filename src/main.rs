@@ -53,12 +53,17 @@ enum Command {
     /// Print the Zoho scope(s) the catalog says a call needs, to help write routes.
     Scopes {
         /// The request path, e.g. /crm/v8/Leads/search
-        path: String,
+        #[arg(required_unless_present = "list")]
+        path: Option<String>,
         /// GET, POST, PUT, PATCH or DELETE (default: each of them).
         method: Option<String>,
         /// Which Zoho host the call goes to.
         #[arg(long, default_value = "api")]
         upstream: String,
+        /// Print the whole catalog instead: every row (path pattern, methods, required scopes,
+        /// source page), in match order.
+        #[arg(long, conflicts_with_all = ["path", "method"])]
+        list: bool,
     },
     /// Run a fake Zoho and the proxy in front of it: try the proxy without a Zoho account.
     Demo {
@@ -252,10 +257,18 @@ async fn main() -> anyhow::Result<()> {
             path,
             method,
             upstream,
+            list,
         } => {
             let upstream = upstream.parse().map_err(anyhow::Error::msg)?;
-            match commands::scopes_report(upstream, &path, method.as_deref()) {
-                Ok(report) => print!("{report}"),
+            let report = match path {
+                Some(path) if !list => commands::scopes_report(upstream, &path, method.as_deref()),
+                _ => Ok(commands::scopes_list()),
+            };
+            match report {
+                // Not print!: `scopes --list | head` must not panic on the closed pipe.
+                Ok(report) => {
+                    let _ = write!(std::io::stdout(), "{report}");
+                }
                 Err(e) => {
                     eprintln!("error: {e}");
                     std::process::exit(1);

@@ -9,8 +9,9 @@
 //! and `shared/zoho-reference.md` ("Scopes").
 //!
 //! Covering rules (see [`Scope::covers`]):
-//! - operations: `ALL` covers every operation; `WRITE` covers `CREATE`,
-//!   `UPDATE`, `DELETE` and `WRITE`; any other operation covers only itself.
+//! - operations: `ALL` covers every operation; in CRM `WRITE` covers
+//!   `CREATE`, `UPDATE`, `DELETE` and `WRITE` (elsewhere only `WRITE`, see
+//!   [`WRITE_ALIAS`]); any other operation covers only itself.
 //!   Operations compare case-insensitively (Zoho's own token responses mix
 //!   `Create`, `CREATE`, `all`).
 //! - service: must be equal.
@@ -243,6 +244,26 @@ pub const COVER_EXCEPTIONS: &[CoverException] = &[
     },
 ];
 
+/// A service whose `WRITE` operation is documented as an alias for CREATE,
+/// UPDATE and DELETE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteAlias {
+    pub service: &'static str,
+    pub source: &'static str,
+}
+
+/// Where `WRITE` means CREATE + UPDATE + DELETE (data, like
+/// [`COVER_EXCEPTIONS`]). Only CRM documents it. Books and Inventory document
+/// CREATE, READ, UPDATE, DELETE and ALL per endpoint and no WRITE at all;
+/// Desk lists `WRITE` as a scope of its own without saying what it grants. A
+/// granted `WRITE` outside these services therefore covers only a required
+/// `WRITE` (which no catalog entry outside CRM asks for), never CREATE,
+/// UPDATE or DELETE: the stricter reading.
+pub const WRITE_ALIAS: &[WriteAlias] = &[WriteAlias {
+    service: "ZohoCRM",
+    source: "https://www.zoho.com/crm/developer/docs/api/v8/select-api-scopes.html (WRITE: alias for CREATE, UPDATE and DELETE)",
+}];
+
 /// `granted` equals `required` or is a prefix of it ending at a dot, ignoring
 /// ASCII case.
 fn name_prefix_covers(granted: &str, required: &str) -> bool {
@@ -273,10 +294,23 @@ impl Scope {
         self.operation
     }
 
+    /// [`Operation::covers`], except that a granted `WRITE` stands for
+    /// CREATE, UPDATE and DELETE only in the services of [`WRITE_ALIAS`];
+    /// elsewhere it covers only a required `WRITE`.
+    fn operation_covers(&self, required: Operation) -> bool {
+        if self.operation == Operation::Write && required != Operation::Write {
+            let alias = WRITE_ALIAS
+                .iter()
+                .any(|a| a.service.eq_ignore_ascii_case(self.service()));
+            return alias && self.operation.covers(required);
+        }
+        self.operation.covers(required)
+    }
+
     /// Whether holding `self` allows an action that requires `required`.
     pub fn covers(&self, required: &Scope) -> bool {
         if !self.service().eq_ignore_ascii_case(required.service())
-            || !self.operation.covers(required.operation)
+            || !self.operation_covers(required.operation)
         {
             return false;
         }
@@ -641,6 +675,51 @@ mod tests {
             "ZohoCRM.modules.leads.ALL"
         ));
         assert!(covers("ZohoCRM.modules.ALL", "ZohoCRM.modules.leads.WRITE"));
+    }
+
+    #[test]
+    fn write_is_an_alias_only_where_zoho_documents_it() {
+        // CRM: WRITE = CREATE + UPDATE + DELETE, in any spelling.
+        for op in ["CREATE", "UPDATE", "DELETE", "WRITE"] {
+            assert!(covers(
+                "ZohoCRM.modules.leads.WRITE",
+                &format!("ZohoCRM.modules.leads.{op}")
+            ));
+            assert!(covers(
+                "zohocrm.Modules.Leads.write",
+                &format!("ZohoCRM.modules.leads.{op}")
+            ));
+        }
+        // Books, Inventory, Desk: no documented alias, so a granted WRITE
+        // covers only a required WRITE.
+        for (service, name) in [
+            ("ZohoBooks", "invoices"),
+            ("ZohoInventory", "items"),
+            ("Desk", "tickets"),
+        ] {
+            for op in ["CREATE", "UPDATE", "DELETE", "READ"] {
+                assert!(
+                    !covers(
+                        &format!("{service}.{name}.WRITE"),
+                        &format!("{service}.{name}.{op}")
+                    ),
+                    "{service} {op}"
+                );
+            }
+            assert!(covers(
+                &format!("{service}.{name}.WRITE"),
+                &format!("{service}.{name}.WRITE")
+            ));
+            assert!(covers(
+                &format!("{service}.{name}.ALL"),
+                &format!("{service}.{name}.CREATE")
+            ));
+        }
+        assert!(!covers(
+            "ZohoBooks.fullaccess.WRITE",
+            "ZohoBooks.bills.CREATE"
+        ));
+        assert!(covers("ZohoBooks.fullaccess.all", "ZohoBooks.bills.CREATE"));
     }
 
     #[test]

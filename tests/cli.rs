@@ -191,7 +191,7 @@ fn scopes_explains_what_a_call_needs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
-        stdout.contains("ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.leads.UPDATE"),
+        stdout.contains("needs ZohoCRM.modules.leads.CREATE (crm.upsert, heavy)"),
         "{stdout}"
     );
     assert!(
@@ -214,6 +214,66 @@ fn scopes_explains_what_a_call_needs() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dot segment"));
+}
+
+#[test]
+fn scopes_list_prints_the_whole_catalog_with_sources() {
+    let out = bin().args(["scopes", "--list"]).output().unwrap();
+    let stdout = succeeded(&out);
+    let rows = zoho_proxy::catalog::list::rows();
+    assert!(
+        stdout.contains(&format!("The scope catalog: {} rows", rows.len())),
+        "{stdout}"
+    );
+    // One line per row, in match order, each ending with its source page.
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            ["api ", "content ", "desk "]
+                .iter()
+                .any(|u| l.starts_with(u))
+        })
+        .collect();
+    assert_eq!(lines.len(), rows.len());
+    for (line, row) in lines.iter().zip(&rows) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols[0], row.upstream.as_str(), "{line}");
+        assert_eq!(cols[1], row.methods.join(","), "{line}");
+        assert_eq!(cols[2], row.path, "{line}");
+        assert!(line.contains(&row.requires), "{line}");
+        assert!(line.ends_with(row.source), "{line}");
+        assert!(row.source.starts_with("https://"), "{line}");
+    }
+    for want in [
+        "/crm/{v}/{module}/search",
+        "ZohoCRM.modules.{module}.READ + ZohoSearch.securesearch.READ",
+        "https://www.zoho.com/crm/developer/docs/api/v8/search-records.html",
+        "[heavy; body: + READ on the modules the query reads]",
+        "# {books}: path segment -> scope name",
+        "{module:NAME}",
+    ] {
+        assert!(stdout.contains(want), "{want} missing");
+    }
+    // A closed pipe ends the listing quietly.
+    let mut child = bin()
+        .args(["scopes", "--list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --list takes no path.
+    let out = bin()
+        .args(["scopes", "--list", "/crm/v8/Leads"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
 
 /// Runs `zoho-proxy run` against `fake` with the given log settings, sends a

@@ -80,6 +80,43 @@ async fn coql_lookup_fields_need_read_on_all_modules() {
 }
 
 #[tokio::test]
+async fn notes_in_a_body_need_their_parents_module_too() {
+    let notes_only = r#"
+[[routes]]
+path = "/crm/**"
+scopes = ["ZohoCRM.coql.READ", "ZohoCRM.bulk.READ", "ZohoCRM.modules.notes.READ"]
+"#;
+    let h = Harness::start(notes_only).await;
+    let coql = r#"{"select_query": "select Note_Title, Note_Content from Notes limit 10"}"#;
+    let bulk = r#"{"query": {"module": {"api_name": "Notes"}}}"#;
+    for (path, body) in [("/crm/v8/coql", coql), ("/crm/bulk/v8/read", bulk)] {
+        let resp = h.request("POST", path, body).await;
+        assert_refused(&resp, StatusCode::FORBIDDEN, "SCOPE_NOT_ALLOWED");
+        let v = resp.json();
+        assert_eq!(v["details"]["missing_scope"], "ZohoCRM.modules.READ", "{v}");
+        assert!(
+            v["details"]["needed_by"]
+                .as_str()
+                .is_some_and(|b| b.contains("parent")),
+            "{v}"
+        );
+    }
+    assert!(h.fake.requests().is_empty(), "nothing reached Zoho");
+
+    let with_parents = r#"
+[[routes]]
+path = "/crm/**"
+scopes = ["ZohoCRM.coql.READ", "ZohoCRM.bulk.READ", "ZohoCRM.modules.notes.READ", "ZohoCRM.modules.READ"]
+"#;
+    let h = Harness::start(with_parents).await;
+    for (path, body) in [("/crm/v8/coql", coql), ("/crm/bulk/v8/read", bulk)] {
+        let resp = h.request("POST", path, body).await;
+        assert_eq!(resp.status, StatusCode::OK, "{path}: {}", resp.text());
+    }
+    assert_eq!(h.fake.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn coql_modules_join_what_the_token_must_have_been_granted() {
     let fake = FakeZoho::start().await.unwrap();
     fake.set_granted_scope(Some("ZohoCRM.coql.READ"));

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::dc::Upstream::{Api, Content};
 use crate::inspect::Inspect;
-use crate::scope::Operation::{Create, Delete, Read, Update};
+use crate::scope::Operation::{Create, Delete, Read, Update, Write};
 
 const SCOPES: &str = "https://www.zoho.com/crm/developer/docs/api/v8/scopes.html";
 const OAS: &str = "https://github.com/zoho/crm-oas/tree/main/v8.0";
@@ -47,6 +47,52 @@ const DISASSOCIATE_NOTE: &str =
     "Zoho documents ZohoCRM.settings.territories.DELETE and ZohoCRM.users.ALL \
 (or ZohoCRM.settings.territories.ALL alone); the proxy requires the documented pair";
 const DELETE_ONLY: &[(&str, crate::scope::Operation)] = &[("DELETE", Delete)];
+type Methods = &'static [(&'static str, crate::scope::Operation)];
+const GET_PUT: Methods = &[("GET", Read), ("HEAD", Read), ("PUT", Update)];
+const GET_DELETE: Methods = &[("GET", Read), ("HEAD", Read), ("DELETE", Delete)];
+const GET_POST_PUT: Methods = &[
+    ("GET", Read),
+    ("HEAD", Read),
+    ("POST", Create),
+    ("PUT", Update),
+];
+const GET_PUT_DELETE: Methods = &[
+    ("GET", Read),
+    ("HEAD", Read),
+    ("PUT", Update),
+    ("DELETE", Delete),
+];
+const GET_POST_PUT_DELETE: Methods = &[
+    ("GET", Read),
+    ("HEAD", Read),
+    ("POST", Create),
+    ("PUT", Update),
+    ("DELETE", Delete),
+];
+/// Zoho documents WRITE (or ALL) for these POSTs, not CREATE.
+const POST_WRITE: Methods = &[("POST", Write)];
+const GET_POST_WRITE_PUT: Methods = &[
+    ("GET", Read),
+    ("HEAD", Read),
+    ("POST", Write),
+    ("PUT", Update),
+];
+
+const SEARCH: &str = "https://www.zoho.com/crm/developer/docs/api/v8/search-records.html";
+const SEARCH_NOTE: &str = "Zoho documents ZohoCRM.modules.{module}.READ (or ALL) and \
+ZohoSearch.securesearch.READ: both are required, as written. A deployment whose tokens search without the \
+ZohoSearch scope can relax it on its route with requires = [\"ZohoCRM.modules.{module}.READ\"]";
+const CONTACT_ROLES_NOTE: &str = "Zoho documents the deals and the contacts scope with the same \
+operation (READ to read, UPDATE to add a role, DELETE to remove one); adding a role to a deal with POST is \
+not documented and is unknown here";
+const MERGE_NOTE: &str = "merging keeps the master record and deletes the others: Zoho documents \
+ZohoCRM.modules.{module}.WRITE (or ALL), so CREATE, UPDATE and DELETE granted separately do not cover it";
+const MASS_CONVERT_NOTE: &str = "Zoho documents ZohoCRM.mass_convert.leads.CREATE only. Converting \
+creates Contacts, Accounts and possibly Deals, which Zoho allows with that scope alone: a route granting it \
+grants that";
+const CONVERT_NOTE: &str = "Zoho documents ZohoCRM.modules.leads.CREATE (or WRITE, ALL; or \
+ZohoCRM.modules.ALL) only. Converting creates a Contact, an Account and possibly a Deal, which Zoho allows \
+with that scope alone: a route granting it grants that";
 const PARENT_NOTE: &str = "stricter reading: Zoho documents the related module's scope; \
 the parent module's READ is required too because the call reveals the parent record";
 const UNKNOWN_REL_NOTE: &str =
@@ -87,11 +133,18 @@ pub(super) const MODULES: &[(&str, &str)] = &[
 ];
 
 /// Related-list API names that are not module names → scope name.
-const RELATED_ALIASES: &[(&str, &str)] = &[
-    ("Emails", "emails"),
-    ("Contact_Roles", "contacts"),
-    ("Invited_Events", "events"),
-];
+const RELATED_ALIASES: &[(&str, &str)] = &[("Emails", "emails"), ("Invited_Events", "events")];
+
+/// Related lists with entries of their own, whose scopes are not the generic
+/// "parent READ + related {op}": a Deal's `Contact_Roles` needs deals and
+/// contacts with the same operation. The generic related-list entries never
+/// match them, so a method their entries do not list is unknown.
+const OWN_FAMILY_RELATED: &[&str] = &["Contact_Roles"];
+
+/// Whether `seg` names a related list catalogued by its own entries.
+pub(super) fn own_family_related(seg: &str) -> bool {
+    OWN_FAMILY_RELATED.iter().any(|r| normalize_eq(r, seg))
+}
 
 /// Path segments under /crm/{v}/ that are never module names.
 const RESERVED_MODULES: &[&str] = &[
@@ -115,7 +168,9 @@ const RESERVED_MODULES: &[&str] = &[
 /// Segments after /{module}/{id}/ that are not related lists.
 pub(super) const RESERVED_RELATED: &[&str] = &["actions", "photo", "deleted", "search", "upsert"];
 
-fn normalize_eq(a: &str, b: &str) -> bool {
+/// Equal ignoring ASCII case and underscores, as Zoho compares module and
+/// related-list API names.
+pub(super) fn normalize_eq(a: &str, b: &str) -> bool {
     // Compared byte by byte, without allocating: this runs for every request.
     fn folded(s: &str) -> impl Iterator<Item = u8> + '_ {
         s.bytes()
@@ -164,6 +219,7 @@ pub(super) fn related_scope(seg: &str) -> Option<&'static str> {
         .chain(MODULES.iter())
         .find(|(api, scope)| *scope != "activities" && normalize_eq(api, seg))
         .map(|(_, scope)| *scope)
+        .filter(|_| !own_family_related(seg))
 }
 
 /// /crm/{v}/settings/{setting} → name after `ZohoCRM.` (from crm-oas).
@@ -340,19 +396,42 @@ requires users DELETE and change_owner besides what Zoho's OpenAPI lists"),
         "ZohoCRM.settings.global_picklist.ALL", "crm.settings", OAS),
     api("/crm/{v}/settings/layouts/{id}/map_dependency", CRUD, "ZohoCRM.settings.map_dependency.{op}", "crm.settings", OAS),
     api("/crm/{v}/settings/layouts/{id}/map_dependency/{id}", CRUD, "ZohoCRM.settings.map_dependency.{op}", "crm.settings", OAS),
+    api("/crm/{v}/settings/users_unavailability", GET_POST_WRITE_PUT,
+        "ZohoCRM.settings.users_unavailability.{op}", "crm.users_unavailability",
+        "https://www.zoho.com/crm/developer/docs/api/v8/post-user-unavailability.html")
+        .note("Zoho documents READ to read, WRITE (or ALL) to mark a user unavailable and UPDATE \
+(or WRITE, ALL) to change it (get-user-unavailability.html, update-user-unavailability.html); \
+deleting is not documented and is unknown here"),
+    api("/crm/{v}/settings/users_unavailability/{id}", GET_PUT,
+        "ZohoCRM.settings.users_unavailability.{op}", "crm.users_unavailability",
+        "https://www.zoho.com/crm/developer/docs/api/v8/update-user-unavailability.html"),
+    api("/crm/{v}/settings/automation/cadences", GET_ONLY, "ZohoCRM.settings.cadences.READ", "crm.cadences",
+        "https://www.zoho.com/crm/developer/docs/api/v8/cadences/get-cadences.html"),
     // ---- Settings: generic ----
     api("/crm/{v}/settings/automation/{automation}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", OAS),
     api("/crm/{v}/settings/automation/{automation}/{**}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", OAS),
     api("/crm/{v}/settings/{setting}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", SCOPES),
     api("/crm/{v}/settings/{setting}/{**}", CRUD, "ZohoCRM.{setting}.{op}", "crm.settings", SCOPES),
     // ---- Module-level actions ----
-    api("/crm/{v}/{module}/upsert", POST_ONLY,
-        "ZohoCRM.modules.{module}.CREATE + ZohoCRM.modules.{module}.UPDATE", "crm.upsert",
+    api("/crm/{v}/{module}/upsert", POST_ONLY, "ZohoCRM.modules.{module}.CREATE", "crm.upsert",
         "https://www.zoho.com/crm/developer/docs/api/v8/upsert-records.html")
-        .heavy(),
-    api("/crm/{v}/{module}/search", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.search",
-        "https://www.zoho.com/crm/developer/docs/api/v8/search-records.html")
-        .note("Zoho's OpenAPI also accepts ZohoSearch.securesearch.READ instead of the module scope; only the module scope is honoured here"),
+        .heavy()
+        .note("Zoho documents ZohoCRM.modules.{module}.CREATE (or WRITE, ALL) for upsert, although it may \
+update an existing record: a grant of CREATE lets Zoho update through upsert, and so does this catalog"),
+    api("/crm/{v}/{module}/search", GET_ONLY,
+        "ZohoCRM.modules.{module}.READ + ZohoSearch.securesearch.READ", "crm.search", SEARCH)
+        .note(SEARCH_NOTE),
+    api("/crm/{v}/{module:contacts}/roles", GET_POST_PUT_DELETE, "ZohoCRM.modules.contacts.{op}",
+        "crm.contact_roles", "https://www.zoho.com/crm/developer/docs/api/v8/get-contact-roles.html")
+        .note("contact roles are the picklist of roles a contact can have in a deal; Zoho documents \
+ZohoCRM.modules.contacts.{op} for listing, inserting, updating and deleting them"),
+    api("/crm/{v}/{module:contacts}/roles/{id}", GET_PUT_DELETE, "ZohoCRM.modules.contacts.{op}",
+        "crm.contact_roles", "https://www.zoho.com/crm/developer/docs/api/v8/get-contact-roles.html"),
+    api("/crm/{v}/{module}/actions/enrol_in_cadences", POST_ONLY, "ZohoCRM.modules.{module}.CREATE",
+        "crm.cadences", "https://www.zoho.com/crm/developer/docs/api/v8/cadences/enroll.html"),
+    api("/crm/{v}/{module}/actions/unenrol_from_cadences", POST_ONLY, "ZohoCRM.modules.{module}.CREATE",
+        "crm.cadences", "https://www.zoho.com/crm/developer/docs/api/v8/cadences/unenroll.html")
+        .note("Zoho documents ZohoCRM.modules.{module}.CREATE (or ALL) for un-enrolling too"),
     api("/crm/{v}/{module}/deleted", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records",
         "https://www.zoho.com/crm/developer/docs/api/v8/get-deleted-records.html"),
     api("/crm/{v}/{module}/actions/count", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.records",
@@ -365,10 +444,11 @@ requires users DELETE and change_owner besides what Zoho's OpenAPI lists"),
 (https://www.zoho.com/crm/developer/docs/api/v8/mass-update-status.html); ZohoCRM.mass_update.UPDATE/READ \
 covers every module"),
     api("/crm/{v}/{module}/actions/mass_delete", GET_READ_POST_DELETE,
-        "ZohoCRM.mass_delete.{module}.{op} + ZohoCRM.modules.{module}.{op}", "crm.mass_delete",
-        "https://www.zoho.com/crm/developer/docs/api/v8/mass-delete-cvid.html")
+        "ZohoCRM.mass_delete.{module}.{op}", "crm.mass_delete",
+        "https://www.zoho.com/crm/developer/docs/api/v8/mass-delete.html")
         .heavy()
-        .note("Zoho documents ZohoCRM.mass_delete.DELETE (covers the per-module name); marked heavy conservatively"),
+        .note("Zoho documents ZohoCRM.mass_delete.{module}.DELETE (or ZohoCRM.mass_delete.DELETE, which covers \
+every module) to delete, and .READ for the job status; no module scope. Marked heavy conservatively"),
     api("/crm/{v}/{module}/actions/change_owner", POST_ONLY,
         "ZohoCRM.change_owner.CREATE", "crm.change_owner", CHANGE_OWNER)
         .note("Zoho documents ZohoCRM.change_owner.CREATE only"),
@@ -376,11 +456,14 @@ covers every module"),
         "ZohoCRM.change_owner.{op} + ZohoCRM.modules.{module}.{op}", "crm.change_owner",
         "https://www.zoho.com/crm/developer/docs/api/v8/change-owner.html")
         .heavy(),
-    api("/crm/{v}/{module:leads}/actions/mass_convert", GET_POST,
-        "ZohoCRM.mass_convert.leads.{op} + ZohoCRM.modules.leads.READ + ZohoCRM.modules.contacts.{op} + ZohoCRM.modules.accounts.{op} + ZohoCRM.modules.deals.{op}",
+    api("/crm/{v}/{module:leads}/actions/mass_convert", POST_ONLY, "ZohoCRM.mass_convert.leads.CREATE",
         "crm.convert", "https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-lead.html")
         .heavy()
-        .note("converting creates Contacts, Accounts and possibly Deals: stricter reading requires those modules too"),
+        .note(MASS_CONVERT_NOTE),
+    api("/crm/{v}/{module:leads}/actions/mass_convert", GET_ONLY, "ZohoCRM.mass_convert.leads.READ",
+        "crm.convert", "https://www.zoho.com/crm/developer/docs/api/v8/mass-convert-status.html")
+        .heavy()
+        .note("the status of a mass convert job: Zoho documents ZohoCRM.mass_convert.leads.READ only"),
     api("/crm/{v}/{module}/actions/add_tags", POST_ONLY,
         "ZohoCRM.modules.{module}.CREATE", "crm.tags", ADD_TAGS).note(TAGS_NOTE),
     api("/crm/{v}/{module}/actions/remove_tags", POST_ONLY,
@@ -388,12 +471,10 @@ covers every module"),
     api("/crm/{v}/{module}/actions/assign_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     api("/crm/{v}/{module}/actions/remove_territories", POST_ONLY, "ZohoCRM.modules.{module}.UPDATE", "crm.records", OAS),
     // ---- Record-level actions ----
-    api("/crm/{v}/{module:leads}/{id}/actions/convert", POST_ONLY,
-        "ZohoCRM.modules.leads.CREATE + ZohoCRM.modules.contacts.CREATE + ZohoCRM.modules.accounts.CREATE + ZohoCRM.modules.deals.CREATE",
+    api("/crm/{v}/{module:leads}/{id}/actions/convert", POST_ONLY, "ZohoCRM.modules.leads.CREATE",
         "crm.convert", CONVERT)
         .heavy()
-        .note("Zoho documents ZohoCRM.modules.leads.CREATE (or ZohoCRM.modules.ALL); conversion creates a \
-Contact, an Account and possibly a Deal, so the stricter reading requires CREATE on those too"),
+        .note(CONVERT_NOTE),
     api("/crm/{v}/{module:leads}/{id}/__conversion_options", GET_ONLY, "ZohoCRM.modules.leads.READ", "crm.convert", CONVERT),
     api("/crm/{v}/{module:quotes}/{id}/actions/convert", POST_ONLY,
         "ZohoCRM.modules.quotes.READ + ZohoCRM.modules.salesorders.CREATE + ZohoCRM.modules.invoices.CREATE",
@@ -408,6 +489,31 @@ Contact, an Account and possibly a Deal, so the stricter reading requires CREATE
         "https://www.zoho.com/crm/developer/docs/api/v8/send-mail.html")
         .heavy()
         .note("ZohoCRM.send_mail.all.CREATE covers every module (see scope::COVER_EXCEPTIONS); the record's READ is required too"),
+    api("/crm/{v}/{module}/{id}/actions/blueprint", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.blueprint",
+        "https://www.zoho.com/crm/developer/docs/api/v8/blueprint-details.html"),
+    api("/crm/{v}/{module}/{id}/actions/blueprint", &[("PUT", Update)], "ZohoCRM.modules.{module}.UPDATE",
+        "crm.blueprint", "https://www.zoho.com/crm/developer/docs/api/v8/update-blueprint.html")
+        .note("Zoho documents ZohoCRM.modules.{module}.UPDATE (or WRITE, ALL) to move a record through a \
+transition"),
+    api("/crm/{v}/{module}/{id}/actions/merge", GET_ONLY, "ZohoCRM.modules.{module}.READ", "crm.merge",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-merge-status.html"),
+    api("/crm/{v}/{module}/{id}/actions/merge", POST_WRITE, "ZohoCRM.modules.{module}.WRITE", "crm.merge",
+        "https://www.zoho.com/crm/developer/docs/api/v8/merge-records.html")
+        .note(MERGE_NOTE),
+    api("/crm/{v}/{module:deals}/{id}/{=Contact_Roles}", GET_DELETE,
+        "ZohoCRM.modules.deals.{op} + ZohoCRM.modules.contacts.{op}", "crm.contact_roles",
+        "https://www.zoho.com/crm/developer/docs/api/v8/get-contact-roles-of-a-specific-deal.html")
+        .note(CONTACT_ROLES_NOTE),
+    api("/crm/{v}/{module:deals}/{id}/{=Contact_Roles}/{id}", GET_PUT_DELETE,
+        "ZohoCRM.modules.deals.{op} + ZohoCRM.modules.contacts.{op}", "crm.contact_roles",
+        "https://www.zoho.com/crm/developer/docs/api/v8/add-contact-roles-to-a-specific-deal.html")
+        .note(CONTACT_ROLES_NOTE),
+    api("/crm/{v}/{module}/{id}/__email_drafts", GET_POST_PUT, "ZohoCRM.modules.{module}.{op}",
+        "crm.email_drafts", "https://www.zoho.com/crm/developer/docs/api/v8/get-drafts.html")
+        .note("Zoho documents ZohoCRM.Modules.{module}.{op} (READ, CREATE, UPDATE) for a record's drafts; \
+scope names compare ignoring case"),
+    api("/crm/{v}/{module}/{id}/__email_drafts/{name}", GET_PUT_DELETE, "ZohoCRM.modules.{module}.{op}",
+        "crm.email_drafts", "https://www.zoho.com/crm/developer/docs/api/v8/update-draft.html"),
     api("/crm/{v}/{module}/{id}/actions/share", CRUD, "ZohoCRM.share.{module}.{op}", "crm.share",
         "https://www.zoho.com/crm/developer/docs/api/v8/share-records.html"),
     api("/crm/{v}/{module}/{id}/actions/clone", POST_ONLY,

@@ -10,12 +10,23 @@
 //! `Desk.basic` has only READ and CREATE: agents and departments are
 //! catalogued for GET and POST on the collection only; their updates,
 //! deletes and actions are unknown here (a route must state `requires`).
+//!
+//! Below a resource, only a record (`/tickets/{id}`) and what is under a
+//! record (`/tickets/{id}/comments`) take the method's operation. Other
+//! collection-level paths (`/tickets/{action}`) are catalogued for GET only:
+//! a POST there is an action, and an action not listed here is unknown
+//! rather than taken for a CREATE.
+//!
+//! Not catalogued: `POST /api/v1/uploads` (Desk's upload API): its scope
+//! could not be confirmed from Desk's documentation, so a route must state
+//! `requires` for it.
 
 use super::{Entry, CRUD, GET_ONLY, GET_POST, POST_DELETE, POST_UPDATE};
 use crate::dc::Upstream::Desk;
 
 const DOC: &str = "https://desk.zoho.com/DeskAPIDocument#OauthTokens";
 const TICKETS: &str = "https://desk.zoho.com/DeskAPIDocument#Tickets";
+const CONTACTS: &str = "https://desk.zoho.com/DeskAPIDocument#Contacts";
 const PATH_ACTION: &str =
     "a POST whose path names the action: the operation is what the action does, \
 not CREATE";
@@ -57,6 +68,17 @@ Desk.basic has no UPDATE or DELETE: updating, deleting and other agent actions a
         .note(PATH_ACTION),
     Entry::new(Desk, "/api/v1/closeTickets", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
         .note("closes many tickets at once (Desk's \"close many\"): an update of their status"),
+    Entry::new(Desk, "/api/v1/contacts/markSpam", POST_UPDATE, "Desk.contacts.UPDATE", "desk", CONTACTS)
+        .note("Desk documents Desk.contacts.UPDATE for marking contacts as spam"),
+    Entry::new(Desk, "/api/v1/tickets/markSpam", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note("marks tickets (un)spam: an update of the tickets, as for contacts, where Desk documents UPDATE"),
+    Entry::new(Desk, "/api/v1/tickets/{id}/move", POST_UPDATE, "Desk.tickets.UPDATE", "desk", TICKETS)
+        .note("moves a ticket to another department: an update of its departmentId, which Desk's \
+update-ticket call (Desk.tickets.UPDATE) also changes"),
+    // ---- records and what is below them; collection-level paths GET only ----
     Entry::new(Desk, "/api/v1/{desk}", CRUD, "Desk.{resource}.{op}", "desk", DOC),
-    Entry::new(Desk, "/api/v1/{desk}/{**}", CRUD, "Desk.{resource}.{op}", "desk", DOC),
+    Entry::new(Desk, "/api/v1/{desk}/{id}", CRUD, "Desk.{resource}.{op}", "desk", DOC),
+    Entry::new(Desk, "/api/v1/{desk}/{id}/{**}", CRUD, "Desk.{resource}.{op}", "desk", DOC),
+    Entry::new(Desk, "/api/v1/{desk}/{**}", GET_ONLY, "Desk.{resource}.READ", "desk", DOC)
+        .note("a collection-level path other than a listed action: reads only"),
 ];

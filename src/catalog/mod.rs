@@ -21,11 +21,14 @@
 //!      PUT/PATCH→UPDATE, DELETE→DELETE; or an override like `POST_READ`).
 //!    - `scopes` is a `" + "`-separated list of scope templates; every one is
 //!      required. Placeholders: `{op}` and the captures of the path.
-//!    - `doc` is the Zoho page that documents the family.
+//!    - `doc` is the Zoho page the row was taken from (its source): the
+//!      page of that call where Zoho has one. `zoho-proxy scopes --list`
+//!      prints every row with it ([`list`]).
 //! 2. If the family needs a new name table (module names, entity names),
 //!    add it next to the others and a `Token` for it.
 //! 3. Add rows to the table in `tests.rs`: at least one allowed shape and one
-//!    `None` shape.
+//!    `None` shape; and, for an endpoint Zoho documents, a row in
+//!    `tests/catalog_audit.rs` with the requirement and the page it is on.
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -41,6 +44,8 @@ mod crm;
 mod desk;
 #[path = "finance.rs"]
 mod finance;
+#[path = "list.rs"]
+pub mod list;
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
@@ -191,6 +196,9 @@ enum Token {
     Module,
     /// A CRM module whose scope name is exactly the given one.
     ModuleIs(&'static str),
+    /// A literal compared as Zoho compares module and related-list names:
+    /// ignoring ASCII case and underscores (`{=Contact_Roles}`; no capture).
+    Folded(&'static str),
     /// A CRM related-list API name with a known module (`rel` capture).
     Related,
     /// Any other related-list API name (no capture).
@@ -211,12 +219,14 @@ enum Token {
     Tail,
 }
 
-fn parse_token(t: &str) -> Option<Token> {
+fn parse_token(t: &'static str) -> Option<Token> {
     Some(match t {
         "{v}" => Token::Version,
         "{id}" => Token::Id,
         "{module}" => Token::Module,
         "{module:leads}" => Token::ModuleIs("leads"),
+        "{module:contacts}" => Token::ModuleIs("contacts"),
+        "{module:deals}" => Token::ModuleIs("deals"),
         "{module:quotes}" => Token::ModuleIs("quotes"),
         "{module:salesorders}" => Token::ModuleIs("salesorders"),
         "{rel}" => Token::Related,
@@ -228,7 +238,10 @@ fn parse_token(t: &str) -> Option<Token> {
         "{inventory}" => Token::Inventory,
         "{desk}" => Token::Desk,
         "{**}" => Token::Tail,
-        _ => return None,
+        _ => {
+            let name = t.strip_prefix("{=")?.strip_suffix('}')?;
+            return identifier(name).then_some(Token::Folded(name));
+        }
     })
 }
 
@@ -285,9 +298,11 @@ fn match_token(token: Token, path: &Segments<'_>, i: usize, caps: &mut Captures)
             return !seg.is_empty() && seg.len() <= 30 && seg.bytes().all(|b| b.is_ascii_digit())
         }
         Token::Name => return identifier(seg) && !crm::RESERVED_RELATED.contains(&seg),
+        Token::Folded(name) => return crm::normalize_eq(name, seg),
         Token::AnyRelated => {
             return identifier(seg)
                 && !crm::RESERVED_RELATED.contains(&seg)
+                && !crm::own_family_related(seg)
                 && path.related(i).is_none()
         }
         Token::Tail => return safe_segment(seg),
@@ -405,6 +420,13 @@ fn all_entries() -> impl Iterator<Item = &'static Entry> {
 /// `custom`); `None` for reserved words and unknown `__s` system modules.
 pub fn crm_module_scope(api_name: &str) -> Option<&'static str> {
     crm::module_scope(api_name)
+}
+
+/// Whether records of the module with this scope name always belong to a
+/// parent record in another module (`notes`, `attachments`): Zoho checks the
+/// parent module's scope too.
+pub fn crm_parented(scope_name: &str) -> bool {
+    crm::PARENTED.contains(&scope_name)
 }
 
 /// `path` is an already-canonical request path (starts with '/', no empty or

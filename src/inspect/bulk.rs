@@ -61,7 +61,7 @@ pub fn read_needs(body: &[u8]) -> Result<Vec<Need>, NotUnderstood> {
     for (k, x) in query.iter().filter(|(k, _)| *k != "module") {
         dotted(x, Some(k), &mut lookups);
     }
-    module_needs(scope, "READ", format!("bulk read of {name}"), &lookups)
+    module_needs(scope, &["READ"], format!("bulk read of {name}"), &lookups)
 }
 
 pub fn write_needs(body: &[u8]) -> Result<Vec<Need>, NotUnderstood> {
@@ -79,14 +79,12 @@ pub fn write_needs(body: &[u8]) -> Result<Vec<Need>, NotUnderstood> {
         }
         let (name, scope) =
             module(r.get("module")).map_err(|e| format!("resource #{}: {e}", i + 1))?;
-        for op in ["CREATE", "UPDATE"] {
-            out.extend(module_needs(
-                scope,
-                op,
-                format!("bulk write to {name}"),
-                &[],
-            )?);
-        }
+        out.extend(module_needs(
+            scope,
+            &["CREATE", "UPDATE"],
+            format!("bulk write to {name}"),
+            &[],
+        )?);
     }
     Ok(out)
 }
@@ -124,6 +122,11 @@ mod tests {
             scopes(read_needs(lookup)).unwrap(),
             ["ZohoCRM.modules.contacts.READ", "ZohoCRM.modules.READ"]
         );
+        let notes = br#"{"query": {"module": {"api_name": "Notes"}, "fields": ["Note_Title"]}}"#;
+        assert_eq!(
+            scopes(read_needs(notes)).unwrap(),
+            ["ZohoCRM.modules.notes.READ", "ZohoCRM.modules.READ"]
+        );
         let fields =
             br#"{"query": {"module": {"api_name": "Contacts"}, "fields": ["Owner.email"]}}"#;
         assert_eq!(scopes(read_needs(fields)).unwrap().len(), 2);
@@ -152,6 +155,15 @@ mod tests {
                 "ZohoCRM.modules.deals.UPDATE",
                 "ZohoCRM.modules.custom.CREATE",
                 "ZohoCRM.modules.custom.UPDATE"
+            ]
+        );
+        let notes = br#"{"operation": "insert", "resource": [{"type": "data", "module": {"api_name": "Notes"}, "file_id": "1"}]}"#;
+        assert_eq!(
+            scopes(write_needs(notes)).unwrap(),
+            [
+                "ZohoCRM.modules.notes.CREATE",
+                "ZohoCRM.modules.notes.UPDATE",
+                "ZohoCRM.modules.READ"
             ]
         );
         for bad in [

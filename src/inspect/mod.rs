@@ -87,30 +87,47 @@ pub fn needs(kind: Inspect, body: &[u8]) -> Result<Vec<Need>, NotUnderstood> {
     }
 }
 
-/// `ZohoCRM.modules.READ`: what a dotted lookup field needs, since the
-/// lookup's module is not in the body.
-pub(crate) const LOOKUP_SCOPE: &str = "ZohoCRM.modules.READ";
+/// `ZohoCRM.modules.READ`: what a dotted lookup field or a parented module
+/// (Notes, Attachments) needs, since the other module is not in the body.
+pub(crate) const ALL_MODULES_READ: &str = "ZohoCRM.modules.READ";
 
 pub(crate) fn scope(text: &str) -> Result<Scope, NotUnderstood> {
     text.parse()
         .map_err(|_| NotUnderstood(format!("{text} is not a scope")))
 }
 
-/// The READ need for a module's scope name, and one for lookups if any.
+/// One need per operation on a module's scope name; one for the parent
+/// records of Notes and Attachments; one for lookups if any.
+///
+/// Notes and attachments belong to a parent record in another module, and
+/// Zoho checks the parent's scope too (as for the related lists
+/// `/{Module}/{id}/Notes`). A body naming Notes does not say which module the
+/// parents are in, so, as for a lookup, only READ on every module covers it:
+/// `ZohoCRM.modules.READ`.
 pub(crate) fn module_needs(
     scope_name: &str,
-    op: &str,
+    ops: &[&str],
     by: String,
     lookups: &[String],
 ) -> Result<Vec<Need>, NotUnderstood> {
-    let mut out = vec![Need {
-        scopes: vec![self::scope(&format!("ZohoCRM.modules.{scope_name}.{op}"))?],
-        by,
-        call: None,
-    }];
+    let mut out = Vec::new();
+    for op in ops {
+        out.push(Need {
+            scopes: vec![self::scope(&format!("ZohoCRM.modules.{scope_name}.{op}"))?],
+            by: by.clone(),
+            call: None,
+        });
+    }
+    if crate::catalog::crm_parented(scope_name) {
+        out.push(Need {
+            scopes: vec![self::scope(ALL_MODULES_READ)?],
+            by: format!("{by}: the parent records (their module is not in the body)"),
+            call: None,
+        });
+    }
     if let Some(first) = lookups.first() {
         out.push(Need {
-            scopes: vec![self::scope(LOOKUP_SCOPE)?],
+            scopes: vec![self::scope(ALL_MODULES_READ)?],
             by: format!("lookup field {first} (its module is not in the body)"),
             call: None,
         });
@@ -132,7 +149,7 @@ fn coql_needs(body: &[u8]) -> Result<Vec<Need>, NotUnderstood> {
     }];
     out.extend(module_needs(
         query.scope,
-        "READ",
+        &["READ"],
         format!("FROM {}", query.module),
         &query.lookups,
     )?);
@@ -315,6 +332,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scopes(&n)[1], "ZohoCRM.modules.custom.READ");
+        // Notes and Attachments: the parents' module is not in the query.
+        let n = needs(
+            Inspect::Coql,
+            br#"{"select_query": "select Note_Title from Notes where Note_Title is not null"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            scopes(&n),
+            [
+                "ZohoCRM.coql.READ",
+                "ZohoCRM.modules.notes.READ",
+                "ZohoCRM.modules.READ"
+            ]
+        );
+        assert!(n[2].by.contains("parent"), "{}", n[2].by);
+        let n = needs(
+            Inspect::Coql,
+            br#"{"select_query": "select File_Name from ATTACHMENTS"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            scopes(&n)[1..],
+            ["ZohoCRM.modules.attachments.READ", "ZohoCRM.modules.READ"]
+        );
         for bad in [
             &b"{}"[..],
             b"",

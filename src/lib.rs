@@ -42,6 +42,7 @@ pub mod commands;
 pub mod config;
 pub mod coord;
 pub mod credential;
+pub mod credits;
 pub mod dc;
 pub mod deadline;
 pub mod error;

@@ -213,12 +213,7 @@ pub enum ConfigError {
 
 /// Reads and compiles a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    compile(&text, &path.display().to_string(), base)
+    load_with(path, false)
 }
 
 /// Reads and compiles a config file for onboarding (`grant`, `login`,
@@ -227,12 +222,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// (`client_secret_from`, `refresh_token_from`) where it is needed. Never
 /// serve with such a config.
 pub fn load_for_onboarding(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, true)
+}
+
+fn load_with(path: &Path, pending_secrets: bool) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
         source,
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    compile_with(&text, &path.display().to_string(), base, true)
+    compile_with(&text, &path.display().to_string(), base, pending_secrets)
 }
 
 /// Parses and validates config text. `name` is used in messages; relative

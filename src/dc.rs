@@ -316,8 +316,14 @@ mod tests {
         ] {
             assert_eq!(DataCenter::from_accounts_url(bad), None, "{bad}");
         }
-        assert_eq!(DataCenter::Us.api_console_url(), "https://api-console.zoho.com");
-        assert_eq!(DataCenter::Ae.api_console_url(), "https://api-console.zoho.ae");
+        assert_eq!(
+            DataCenter::Us.api_console_url(),
+            "https://api-console.zoho.com"
+        );
+        assert_eq!(
+            DataCenter::Ae.api_console_url(),
+            "https://api-console.zoho.ae"
+        );
         assert_eq!(
             DataCenter::Ca.api_console_url(),
             "https://api-console.zohocloud.ca"

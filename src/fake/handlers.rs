@@ -45,7 +45,11 @@ pub(super) fn json_response(status: u16, body: serde_json::Value) -> Response<Pr
     text_response(status, "application/json;charset=UTF-8", body.to_string())
 }
 
-pub(super) fn text_response(status: u16, content_type: &'static str, body: String) -> Response<ProxyBody> {
+pub(super) fn text_response(
+    status: u16,
+    content_type: &'static str,
+    body: String,
+) -> Response<ProxyBody> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(

@@ -89,7 +89,11 @@ pub(super) fn authorize(state: &State, req: Request<Incoming>) -> Response<Proxy
         code.clone(),
         GrantCode {
             // Zoho's answers list scopes space-separated.
-            scope: scope.split(',').map(str::trim).collect::<Vec<_>>().join(" "),
+            scope: scope
+                .split(',')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" "),
             redirect_uri: Some(redirect_uri.clone()),
             refresh_token,
         },

@@ -403,7 +403,10 @@ mod tests {
 
     #[test]
     fn form_decoding_undoes_the_encoding() {
-        let pairs = [("a", "1.0 x&y=z/é"), ("accounts-server", "https://accounts.zoho.ae")];
+        let pairs = [
+            ("a", "1.0 x&y=z/é"),
+            ("accounts-server", "https://accounts.zoho.ae"),
+        ];
         let decoded = form_decode(&form_encode(&pairs));
         assert_eq!(
             decoded,

@@ -536,3 +536,49 @@ async fn rotation_without_downtime_new_token_sighup_then_revoke_the_old_one() {
     assert!(!proxy.logs().contains(&new) && !proxy.logs().contains(REFRESH_TOKEN));
     proxy.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_writes_elsewhere_or_prints_only_when_asked() {
+    let fake = FakeZoho::start().await.unwrap();
+    let dir = temp_dir("login-elsewhere");
+    let config = write_config(&fake, &dir, ROUTES);
+
+    // --token-file: written there (0600), with the line that points the
+    // credential at it.
+    let other = dir.join("other_token");
+    let login = start_login(&config, &["--token-file", other.to_str().unwrap()]).await;
+    let url = login.url.clone();
+    assert_eq!(browse(&fake, &url).await.1, 200);
+    let (exit, stdout, stderr) = login.finish().await;
+    assert!(exit.success(), "{stdout}{stderr}");
+    let token = std::fs::read_to_string(&other).unwrap().trim().to_owned();
+    assert!(fake.refresh_token_is_live(&token));
+    #[cfg(unix)]
+    assert_eq!(mode(&other), 0o600);
+    assert!(!stdout.contains(&token) && !stderr.contains(&token));
+    assert!(
+        stdout.contains(&format!(
+            "refresh_token = {{ file = \"{}\" }}",
+            other.display()
+        )),
+        "{stdout}"
+    );
+    assert!(!dir.join("secrets/refresh_token").exists());
+
+    // --print-token: printed once on stdout, nothing written.
+    let login = start_login(&config, &["--print-token"]).await;
+    let url = login.url.clone();
+    assert_eq!(browse(&fake, &url).await.1, 200);
+    let (exit, stdout, stderr) = login.finish().await;
+    assert!(exit.success(), "{stdout}{stderr}");
+    let printed = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("1000.fakerefresh"))
+        .unwrap_or_else(|| panic!("no token printed: {stdout}"))
+        .to_owned();
+    assert!(fake.refresh_token_is_live(&printed));
+    assert_eq!(stdout.matches(&printed).count(), 1, "{stdout}");
+    assert!(!stderr.contains(&printed), "{stderr}");
+    assert!(!dir.join("secrets/refresh_token").exists());
+}

@@ -165,8 +165,8 @@ async fn check_redis(
 pub fn grant_report(config: &Config, credential: usize, granted: &ScopeSet) -> String {
     let mut out = String::from("routes against the grant:\n");
     let mut lacking = Vec::new();
-    let routes = || config.routes.iter().filter(|r| r.credential == credential);
-    for r in routes() {
+    let routes = config.routes.of_credential(credential);
+    for r in routes.clone() {
         let _ = writeln!(out, "  {}:", r.name);
         for s in r.scopes.iter() {
             let ok = granted.covers(s);
@@ -186,7 +186,7 @@ pub fn grant_report(config: &Config, credential: usize, granted: &ScopeSet) -> S
             "warning: route scope {l} was not granted: such requests will be refused"
         );
     }
-    let route_scopes: Vec<&Scope> = routes().flat_map(|r| r.scopes.iter()).collect();
+    let route_scopes: Vec<&Scope> = routes.flat_map(|r| r.scopes.iter()).collect();
     for g in granted.iter() {
         if !route_scopes.iter().any(|s| g.covers(s) || s.covers(g)) {
             let _ = writeln!(out, "warning: granted scope {g} is used by no route: for least privilege, leave it out of the grant");

@@ -133,6 +133,10 @@ pub struct ZohoConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub refresh_token: Secret,
+    /// Where `client_secret` is read from (`login` reads it there itself).
+    pub client_secret_from: SecretSource,
+    /// Where `refresh_token` is read from (`login` writes a new one there).
+    pub refresh_token_from: SecretSource,
     /// Base URL of the accounts server (no trailing slash).
     pub accounts_url: Uri,
     /// Explicit API base URL; else the token's `api_domain`, else the DC's.
@@ -211,17 +215,39 @@ pub enum ConfigError {
 
 /// Reads and compiles a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, false)
+}
+
+/// Reads and compiles a config file for onboarding (`grant`, `login`,
+/// `revoke`), which runs before the secrets exist: a secret that cannot be
+/// read yet compiles to an empty [`Secret`]; read it from its source
+/// (`client_secret_from`, `refresh_token_from`) where it is needed. Never
+/// serve with such a config.
+pub fn load_for_onboarding(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, true)
+}
+
+fn load_with(path: &Path, pending_secrets: bool) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
         source,
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    compile(&text, &path.display().to_string(), base)
+    compile_with(&text, &path.display().to_string(), base, pending_secrets)
 }
 
 /// Parses and validates config text. `name` is used in messages; relative
 /// paths in the file (`ca_file`, secret files) resolve against `base_dir`.
 pub fn compile(text: &str, name: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    compile_with(text, name, base_dir, false)
+}
+
+fn compile_with(
+    text: &str,
+    name: &str,
+    base_dir: &Path,
+    pending_secrets: bool,
+) -> Result<Config, ConfigError> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
         path: name.to_owned(),
         message: e.to_string().trim_end().to_owned(),
@@ -230,6 +256,7 @@ pub fn compile(text: &str, name: &str, base_dir: &Path) -> Result<Config, Config
         text,
         name,
         base_dir,
+        pending_secrets,
     }
     .config(raw)
 }
@@ -238,6 +265,8 @@ struct Compiler<'a> {
     text: &'a str,
     name: &'a str,
     base_dir: &'a Path,
+    /// Onboarding: a secret that cannot be read yet is empty, not an error.
+    pending_secrets: bool,
 }
 
 impl Compiler<'_> {
@@ -312,13 +341,15 @@ impl Compiler<'_> {
         let span = raw.redis_url.clone();
         let redis_url = self.secret(raw.redis_url, "redis_url")?;
         let redis_cluster = raw.redis_cluster.unwrap_or(false);
+        // Onboarding commands read configs whose secrets do not exist yet.
+        let pending = self.pending_secrets && redis_url.expose().is_empty();
         // Never echo the value: it may hold a password.
         let scheme = |url: &str| {
             ["redis://", "rediss://"]
                 .into_iter()
                 .find(|s| url.trim().starts_with(s))
         };
-        if redis_cluster {
+        if !pending && redis_cluster {
             let seeds: Vec<&str> = redis_url.expose().split(',').collect();
             let schemes: Vec<_> = seeds.iter().map(|u| scheme(u)).collect();
             if schemes.iter().any(Option::is_none) {
@@ -333,7 +364,7 @@ impl Compiler<'_> {
                     "redis_url mixes redis:// and rediss:// seeds: a cluster uses TLS on every node or on none",
                 ));
             }
-        } else if scheme(redis_url.expose()).is_none() {
+        } else if !pending && scheme(redis_url.expose()).is_none() {
             return Err(self.at(&span, "redis_url must start with redis:// or rediss://"));
         }
         let key_prefix = match &raw.key_prefix {
@@ -649,15 +680,20 @@ impl Compiler<'_> {
         Ok(AdminConfig { listen })
     }
 
-    fn secret(&self, v: Spanned<raw::RawSecret>, what: &str) -> Result<Secret, ConfigError> {
-        let source = match v.get_ref() {
+    fn secret_source(&self, v: &raw::RawSecret) -> SecretSource {
+        match v {
             raw::RawSecret::Inline(s) => SecretSource::Inline(Secret::new(s.clone())),
             raw::RawSecret::Env { env } => SecretSource::Env(env.clone()),
             raw::RawSecret::File { file } => SecretSource::File(self.base_dir.join(file)),
-        };
-        source
-            .resolve()
-            .map_err(|e| self.at(&v, format!("{what}: {e}")))
+        }
+    }
+
+    fn secret(&self, v: Spanned<raw::RawSecret>, what: &str) -> Result<Secret, ConfigError> {
+        match self.secret_source(v.get_ref()).resolve() {
+            Ok(secret) => Ok(secret),
+            Err(_) if self.pending_secrets => Ok(Secret::new("")),
+            Err(e) => Err(self.at(&v, format!("{what}: {e}"))),
+        }
     }
 
     fn zoho(&self, raw: raw::RawZoho) -> Result<ZohoConfig, ConfigError> {
@@ -730,6 +766,8 @@ impl Compiler<'_> {
         Ok(ZohoConfig {
             data_center,
             client_id,
+            client_secret_from: self.secret_source(raw.client_secret.get_ref()),
+            refresh_token_from: self.secret_source(raw.refresh_token.get_ref()),
             client_secret: self.secret(raw.client_secret, "client_secret")?,
             refresh_token: self.secret(raw.refresh_token, "refresh_token")?,
             accounts_url,

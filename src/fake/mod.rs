@@ -9,10 +9,11 @@
 //! answers that are used, in order, before the default behaviour resumes.
 
 mod handlers;
+mod oauth;
 
 pub use handlers::Generated;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +54,21 @@ pub enum TokenReply {
     Throttle,
     /// Wait, then mint a token.
     Slow(Duration),
+}
+
+/// A scripted answer of the authorization endpoint (`/oauth/v2/auth`), which
+/// answers the browser with a redirect to the client's `redirect_uri`.
+#[derive(Debug, Clone)]
+pub enum AuthReply {
+    /// The user consents: a code, `location` and `accounts-server` (the
+    /// fake's own URL) and the `state` asked for (the default).
+    Grant,
+    /// `error=<code>` and no code, as when the user declines (`access_denied`).
+    Error(String),
+    /// A code, but this `state` instead of the one asked for.
+    State(String),
+    /// A code, naming this account's data centre as another one.
+    AccountsServer { location: String, url: String },
 }
 
 /// A scripted answer of the API.
@@ -148,8 +164,27 @@ struct Tokens {
     lifetime_secs: u64,
     scope: Option<String>,
     script: VecDeque<TokenReply>,
-    /// Unused grant codes and the scope each one grants.
-    grant_codes: HashMap<String, String>,
+    /// Unused grant codes and what each one grants.
+    grant_codes: HashMap<String, GrantCode>,
+    /// Refresh tokens that mint: [`REFRESH_TOKEN`] and those issued since,
+    /// until revoked.
+    refresh_tokens: HashSet<String>,
+    /// Each live access token's refresh token: revoking that revokes it too.
+    minted_from: HashMap<String, String>,
+    /// Clients that consented once: Zoho gives them another refresh token
+    /// only with `prompt=consent`.
+    consented: HashSet<String>,
+    auth_script: VecDeque<AuthReply>,
+    revocations: usize,
+}
+
+/// What an unused grant code is worth.
+struct GrantCode {
+    scope: String,
+    /// Set for codes of the authorization endpoint: the exchange must name it.
+    redirect_uri: Option<String>,
+    /// `None`: no refresh token (no `access_type=offline`); `Some(t)`: this one.
+    refresh_token: Option<String>,
 }
 
 struct State {
@@ -208,6 +243,7 @@ impl FakeZoho {
             url: format!("https://localhost:{}", addr.port()),
             tokens: Mutex::new(Tokens {
                 lifetime_secs: 3600,
+                refresh_tokens: HashSet::from([REFRESH_TOKEN.to_owned()]),
                 ..Tokens::default()
             }),
             token_requests: AtomicUsize::new(0),
@@ -308,8 +344,32 @@ impl FakeZoho {
             tokens.grant_codes.len() + 1,
             handlers::rand_u64()
         );
-        tokens.grant_codes.insert(code.clone(), scope.to_owned());
+        tokens.grant_codes.insert(
+            code.clone(),
+            GrantCode {
+                scope: scope.to_owned(),
+                redirect_uri: None,
+                refresh_token: Some(REFRESH_TOKEN.to_owned()),
+            },
+        );
         code
+    }
+
+    /// Queues how the authorization endpoint answers the next browser.
+    pub fn script_auth(&self, reply: AuthReply) {
+        lock(&self.state.tokens).auth_script.push_back(reply);
+    }
+
+    /// How many tokens were revoked at `/oauth/v2/token/revoke`.
+    pub fn revocations(&self) -> usize {
+        lock(&self.state.tokens).revocations
+    }
+
+    /// Whether `refresh_token` still mints access tokens.
+    pub fn refresh_token_is_live(&self, refresh_token: &str) -> bool {
+        lock(&self.state.tokens)
+            .refresh_tokens
+            .contains(refresh_token)
     }
 
     /// Invalidates every access token minted so far (as Zoho does when the

@@ -134,6 +134,13 @@ impl RouteTable {
         self.routes.iter()
     }
 
+    /// The routes that use credential `credential` (its index), in order.
+    pub fn of_credential(&self, credential: usize) -> impl Iterator<Item = &Route> + Clone {
+        self.routes
+            .iter()
+            .filter(move |r| r.credential == credential)
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }

@@ -1,19 +1,35 @@
-//! `zoho-proxy exchange-code`: turns a self-client grant code into the refresh
-//! token the proxy runs on, and prints a `[zoho]` block to paste.
+//! Onboarding: from a Zoho client to a refresh token with least privilege,
+//! and back (revocation).
+//!
+//! - [`grant`]: the scopes a credential's routes need, reduced to the least
+//!   set that covers them, for the self-client "Generate Code" form.
+//! - `exchange-code` (this module): turns a self-client grant code into the
+//!   refresh token the proxy runs on, and prints a `[zoho]` block to paste.
+//! - [`login`]: the browser flow of a server-based client, ending with the
+//!   refresh token in the credential's secret file.
+//! - [`revoke`]: revokes a credential's refresh token at its accounts server.
 //!
 //! The exchange is `POST {accounts}/oauth/v2/token` with
 //! `grant_type=authorization_code`, through the same [`TokenEndpoint`] the
 //! proxy refreshes with. Zoho's refusals come back as HTTP 200 with `error`;
 //! each one the console flow commonly produces gets a one-line explanation.
 
+mod callback;
+pub mod grant;
+pub mod login;
+pub mod revoke;
+mod secret_file;
+
 use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use http::Uri;
+use rustls::pki_types::CertificateDer;
 
-use crate::config::Secret;
+use crate::config::{Config, Secret, SecretSource};
 use crate::dc::DataCenter;
 use crate::token::{TokenEndpoint, TokenError};
 use crate::upstream::UpstreamClient;
@@ -66,9 +82,9 @@ pub enum OnboardError {
         describe(.description)
     )]
     Throttled { description: Option<String> },
-    #[error("Zoho's accounts server at {url} did not answer usefully: {error}\ntry again in a minute; if it persists, check --data-center and --accounts-url")]
+    #[error("Zoho's accounts server at {url} did not answer usefully: {error}\ntry again in a minute; if it persists, check the data centre and the accounts URL")]
     Server { url: String, error: TokenError },
-    #[error("cannot reach {url}: {reason}\ncheck the network, --data-center, and --accounts-url / --ca-file if you set them")]
+    #[error("cannot reach {url}: {reason}\ncheck the network, the data centre, and the accounts URL / CA file if you set them")]
     Unreachable { url: String, reason: String },
     #[error(
         "Zoho granted an access token but no refresh token\nthe code was generated without \
@@ -77,10 +93,66 @@ pub enum OnboardError {
          code in the API console and exchange it once"
     )]
     NoRefreshToken,
+    #[error(
+        "the redirect's state does not match this login's: it is not Zoho's answer to this \
+         login (an old browser tab, or a forged request); nothing was exchanged\nrun login again"
+    )]
+    StateMismatch,
+    #[error("Zoho did not authorize the client ({error}{})\n{}", describe(.description), explain_denial(.error))]
+    Denied {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("Zoho's redirect carried neither a code nor an error\nrun login again")]
+    NoCode,
+    #[error(
+        "Zoho's redirect names the accounts server {named}, which is neither the configured \
+         {configured} nor one of Zoho's data centres: the code and client secret were not sent there"
+    )]
+    UntrustedAccountsServer { named: String, configured: String },
+    #[error(
+        "Zoho says the account lives in data centre {location:?}, which zoho-proxy does not know \
+         (it knows {})\nset accounts_url to that data centre's accounts server",
+        DataCenter::ALL.map(DataCenter::as_str).join(" ")
+    )]
+    UnknownLocation { location: String },
+    #[error(
+        "no answer from Zoho within {}s: the browser never came back to {redirect_uri}\nif Zoho's \
+         page said \"Invalid Redirect Uri\", add {redirect_uri} to the client's Authorized Redirect \
+         URIs in the API console (or use --port with the port registered there); then run login again",
+        .after.as_secs()
+    )]
+    TimedOut {
+        after: Duration,
+        redirect_uri: String,
+    },
+    #[error("not confirmed: nothing was revoked\nrun in a terminal to be asked, or pass --yes")]
+    NotConfirmed,
+    #[error(
+        "Zoho's accounts server at {url} does not know this refresh token (HTTP 400): it was \
+         revoked already, or it was issued by another data centre's accounts server (check \
+         data_center); nothing was revoked"
+    )]
+    UnknownToken { url: String },
 }
 
 fn describe(d: &Option<String>) -> String {
     d.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+/// One line on an `error` in an authorization redirect.
+fn explain_denial(error: &str) -> &'static str {
+    match error {
+        "access_denied" => "consent was declined in the browser: run login again and accept",
+        "invalid_scope" | "invalid_scope_parameter" => {
+            "Zoho does not know one of the scopes: check the routes' scopes with `zoho-proxy grant`"
+        }
+        "unauthorized_client" | "invalid_client" => {
+            "the client is not allowed this flow, or belongs to another data centre: use a \
+             server-based client registered in the configured data centre"
+        }
+        _ => "see Zoho's OAuth documentation for this error code",
+    }
 }
 
 /// One line on what Zoho's error code means for someone onboarding.
@@ -128,24 +200,27 @@ impl OnboardError {
 
 /// The client secret: from `var`, else (in a terminal) typed at a prompt.
 pub fn client_secret(var: &str) -> Result<Secret, OnboardError> {
-    if let Ok(v) = std::env::var(var) {
-        if !v.trim().is_empty() {
-            return Ok(Secret::new(v.trim()));
-        }
+    let no_secret = || OnboardError::NoSecret {
+        var: var.to_owned(),
+    };
+    secret_or_prompt(&SecretSource::Env(var.to_owned()), "Client secret: ")?.ok_or_else(no_secret)
+}
+
+/// The secret `source` holds, else (in a terminal) one typed at a hidden
+/// `prompt`; `None` when there is neither.
+pub fn secret_or_prompt(
+    source: &SecretSource,
+    prompt: &str,
+) -> Result<Option<Secret>, OnboardError> {
+    if let Ok(secret) = source.resolve() {
+        return Ok(Some(secret));
     }
     if !std::io::stdin().is_terminal() {
-        return Err(OnboardError::NoSecret {
-            var: var.to_owned(),
-        });
+        return Ok(None);
     }
-    let secret = prompt_hidden("Client secret: ")
+    let secret = prompt_hidden(prompt)
         .map_err(|e| OnboardError::Setup(format!("reading the client secret: {e}")))?;
-    if secret.is_empty() {
-        return Err(OnboardError::NoSecret {
-            var: var.to_owned(),
-        });
-    }
-    Ok(Secret::new(secret))
+    Ok((!secret.is_empty()).then(|| Secret::new(secret)))
 }
 
 /// Reads a line from the terminal with echo off. Without a crate for
@@ -193,16 +268,22 @@ fn stty(arg: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The form Zoho's token endpoint expects for a grant code.
-pub fn grant_form(x: &Exchange) -> Vec<(&str, &str)> {
+/// The form Zoho's token endpoint expects for a grant code; `redirect_uri`
+/// only for server-based clients (the one the code was issued for).
+pub fn grant_form<'a>(
+    code: &'a Secret,
+    client_id: &'a str,
+    client_secret: &'a Secret,
+    redirect_uri: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
         ("grant_type", "authorization_code"),
-        ("code", x.code.expose()),
-        ("client_id", x.client_id.as_str()),
-        ("client_secret", x.client_secret.expose()),
+        ("code", code.expose()),
+        ("client_id", client_id),
+        ("client_secret", client_secret.expose()),
     ];
-    if let Some(uri) = &x.redirect_uri {
-        form.push(("redirect_uri", uri.as_str()));
+    if let Some(uri) = redirect_uri {
+        form.push(("redirect_uri", uri));
     }
     form
 }
@@ -225,15 +306,32 @@ fn accounts_origin(x: &Exchange) -> Result<String, OnboardError> {
 
 /// Exchanges the grant code for a refresh token.
 pub async fn exchange_code(x: &Exchange) -> Result<Onboarded, OnboardError> {
-    let token_url = format!("{}/oauth/v2/token", accounts_origin(x)?);
+    let origin = accounts_origin(x)?;
     let roots = match &x.ca_file {
         Some(path) => crate::tls::read_pem_certs(path).map_err(OnboardError::Setup)?,
         None => Vec::new(),
     };
-    let client = UpstreamClient::new(&roots).map_err(|e| OnboardError::Setup(e.to_string()))?;
+    let form = grant_form(
+        &x.code,
+        &x.client_id,
+        &x.client_secret,
+        x.redirect_uri.as_deref(),
+    );
+    exchange_at(&origin, &roots, &form).await
+}
+
+/// Exchanges a grant code (`form`, see [`grant_form`]) at the accounts
+/// server `origin`, trusting `roots` on top of the WebPKI roots.
+pub async fn exchange_at(
+    origin: &str,
+    roots: &[CertificateDer<'static>],
+    form: &[(&str, &str)],
+) -> Result<Onboarded, OnboardError> {
+    let token_url = format!("{origin}/oauth/v2/token");
+    let client = UpstreamClient::new(roots).map_err(|e| OnboardError::Setup(e.to_string()))?;
     let endpoint = TokenEndpoint::new(client, token_url.clone());
     let answer = endpoint
-        .post_form(&grant_form(x))
+        .post_form(form)
         .await
         .map_err(|e| OnboardError::from_token(e, &token_url))?;
     let refresh_token = answer
@@ -248,6 +346,56 @@ pub async fn exchange_code(x: &Exchange) -> Result<Onboarded, OnboardError> {
     })
 }
 
+/// The data centre `api_domain` (a token answer's) names, when it is a
+/// known one other than `expected`: the account lives elsewhere.
+pub fn other_data_center(api_domain: Option<&str>, expected: DataCenter) -> Option<DataCenter> {
+    api_domain
+        .and_then(DataCenter::from_api_domain)
+        .filter(|dc| *dc != expected)
+}
+
+/// The credential `name` names, or the only one there is.
+pub fn pick_credential(config: &Config, name: Option<&str>) -> Result<usize, OnboardError> {
+    let names = || {
+        config
+            .credentials
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(name) => config
+            .credentials
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| {
+                OnboardError::Setup(format!(
+                    "{}: no credential named {name:?} (there are: {})",
+                    config.source,
+                    names()
+                ))
+            }),
+        None if config.credentials.len() == 1 => Ok(0),
+        None => Err(OnboardError::Setup(format!(
+            "{} has several credentials: say which with --credential ({})",
+            config.source,
+            names()
+        ))),
+    }
+}
+
+/// A short, safe-to-print fingerprint of a secret (the first 48 bits of its
+/// SHA-256), to tell refresh tokens apart without showing them.
+pub fn fingerprint(secret: &Secret) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, secret.expose().as_bytes());
+    let hex: String = digest.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
 /// Exchanges the code and returns what to print.
 pub async fn run(x: Exchange) -> Result<String, OnboardError> {
     let done = exchange_code(&x).await?;
@@ -255,7 +403,7 @@ pub async fn run(x: Exchange) -> Result<String, OnboardError> {
 }
 
 /// A TOML basic string (JSON's escapes are a subset of TOML's).
-fn toml_string(s: &str) -> String {
+pub fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
@@ -281,12 +429,7 @@ pub fn render(x: &Exchange, done: &Onboarded) -> String {
             .as_deref()
             .unwrap_or("(not reported by Zoho)")
     );
-    if let Some(other) = done
-        .api_domain
-        .as_deref()
-        .and_then(DataCenter::from_api_domain)
-        .filter(|dc| *dc != x.data_center)
-    {
+    if let Some(other) = other_data_center(done.api_domain.as_deref(), x.data_center) {
         let _ = writeln!(
             out,
             "warning: this account lives in data centre {other}, not {}: use data_center = \"{other}\"",
@@ -362,9 +505,10 @@ mod tests {
 
     #[test]
     fn the_form_is_an_authorization_code_grant_with_optional_redirect_uri() {
-        let mut x = exchange();
+        let x = exchange();
+        let form = |redirect| grant_form(&x.code, &x.client_id, &x.client_secret, redirect);
         assert_eq!(
-            grant_form(&x),
+            form(None),
             vec![
                 ("grant_type", "authorization_code"),
                 ("code", "1000.code"),
@@ -372,9 +516,8 @@ mod tests {
                 ("client_secret", "the-secret"),
             ]
         );
-        x.redirect_uri = Some("https://app.example/cb".into());
         assert_eq!(
-            grant_form(&x).last(),
+            form(Some("https://app.example/cb")).last(),
             Some(&("redirect_uri", "https://app.example/cb"))
         );
     }

@@ -35,9 +35,11 @@
 //! ```
 
 pub mod accept;
+pub mod base64;
 pub mod body;
 pub mod canon;
 pub mod catalog;
+pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod coord;

@@ -47,6 +47,12 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyFailureLabels {
+    reason: &'static str,
+    held: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabel {
     op: &'static str,
 }
@@ -82,6 +88,7 @@ pub struct Metrics {
     retries: Family<ReasonLabel, Counter>,
     rate_limit_wait: Histogram,
     shed: Family<CredentialLabel, Counter>,
+    key_failures: Family<KeyFailureLabels, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
     cluster_up: Gauge<i64, AtomicI64>,
     leases_expired: Counter,
@@ -153,6 +160,13 @@ impl Metrics {
             "Requests refused with 429 RATE_LIMITED after max_wait, by credential",
             shed.clone(),
         );
+        let key_failures = Family::<KeyFailureLabels, Counter>::default();
+        registry.register(
+            "client_key_failures",
+            "With [[clients]]: requests refused for a missing or invalid key, and whether the \
+             answer was held because their peer keeps failing",
+            key_failures.clone(),
+        );
         let in_flight = Gauge::<i64, AtomicI64>::default();
         registry.register(
             "in_flight",
@@ -201,8 +215,20 @@ impl Metrics {
             retries,
             rate_limit_wait,
             shed,
+            key_failures,
             in_flight,
         }
+    }
+
+    /// A request refused for its client key: `missing` or `invalid`, and
+    /// whether its answer was held (its peer keeps failing).
+    pub fn client_key_failure(&self, reason: &'static str, held: bool) {
+        self.key_failures
+            .get_or_create(&KeyFailureLabels {
+                reason,
+                held: if held { "true" } else { "false" },
+            })
+            .inc();
     }
 
     /// One answered request (of any kind). `client`: `None` when no client
@@ -373,6 +399,7 @@ mod tests {
         m.retry("429");
         m.waited(Duration::from_millis(5));
         m.shed("prod");
+        m.client_key_failure("invalid", true);
         let guard = m.in_flight();
         let text = m.render([("prod", Some(Duration::from_secs(3000))), ("sandbox", None)]);
         for needle in [
@@ -386,6 +413,7 @@ mod tests {
             r#"zoho_proxy_retries_total{reason="429"} 1"#,
             "zoho_proxy_rate_limit_wait_seconds_count 1",
             r#"zoho_proxy_shed_total{credential="prod"} 1"#,
+            r#"zoho_proxy_client_key_failures_total{reason="invalid",held="true"} 1"#,
             "zoho_proxy_in_flight 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
 use crate::clients::peers::Failures;
-use crate::clients::Client;
+use crate::clients::{Client, KeyError};
 use crate::config::Config;
 use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
@@ -296,6 +296,11 @@ impl Proxy {
             Ok(client) => Ok(client),
             Err(e) => {
                 let hold = peer.map_or(Duration::ZERO, |ip| self.failures.record(ip));
+                let reason = match e {
+                    KeyError::Missing => "missing",
+                    KeyError::Invalid | KeyError::Conflicting => "invalid",
+                };
+                self.metrics.client_key_failure(reason, !hold.is_zero());
                 if !hold.is_zero() {
                     tokio::time::sleep(hold).await;
                 }

@@ -7,6 +7,7 @@
 //!
 //! Map of the crate:
 //! - [`config`]: the file as written ([`config::raw`]) compiled into runtime types.
+//! - [`clients`]: who is calling (`[[clients]]` keys), checked before anything else.
 //! - [`canon`], [`route`], [`scope`]: what a request is and whether it is allowed;
 //!   [`inspect`]: the same for the few calls whose body names what they touch.
 //! - [`token`]: the access token, kept fresh within Zoho's minting limits.

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::body::{full, ProxyBody};
 use crate::canon::PathError;
+use crate::clients::KeyError;
 use crate::deadline::Stalled;
 use crate::token::TokenError;
 use crate::upstream::SendError;
@@ -34,6 +35,16 @@ pub enum ProxyError {
     Connect,
     #[error("invalid request path: {0}")]
     BadPath(#[from] PathError),
+    /// With `[[clients]]`: no key, a wrong one, or two different ones.
+    #[error("{0}")]
+    ClientKey(crate::clients::KeyError),
+    /// The client's own routes do not allow what another route would.
+    #[error("client {client} may not use the route for {method} {path}")]
+    ClientRouteNotAllowed {
+        client: String,
+        method: String,
+        path: String,
+    },
     #[error("no route allows {method} {path}")]
     NoRoute { method: String, path: String },
     #[error(
@@ -148,6 +159,8 @@ impl ProxyError {
         match self {
             ProxyError::AbsoluteForm(_)
             | ProxyError::Connect
+            | ProxyError::ClientKey(_)
+            | ProxyError::ClientRouteNotAllowed { .. }
             | ProxyError::BadPath(_)
             | ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
@@ -178,7 +191,9 @@ impl ProxyError {
             ProxyError::UpstreamBodyTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::UpstreamBody(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Connect => StatusCode::METHOD_NOT_ALLOWED,
-            ProxyError::NoRoute { .. }
+            ProxyError::ClientKey(_) => StatusCode::UNAUTHORIZED,
+            ProxyError::ClientRouteNotAllowed { .. }
+            | ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
             | ProxyError::ScopeUnknown { .. }
             | ProxyError::ScopeNotGranted { .. }
@@ -202,6 +217,9 @@ impl ProxyError {
             ProxyError::AbsoluteForm(_) => "BAD_REQUEST_TARGET",
             ProxyError::Connect => "METHOD_NOT_ALLOWED",
             ProxyError::BadPath(_) => "INVALID_PATH",
+            ProxyError::ClientKey(KeyError::Missing) => "CLIENT_KEY_MISSING",
+            ProxyError::ClientKey(_) => "CLIENT_KEY_INVALID",
+            ProxyError::ClientRouteNotAllowed { .. } => "CLIENT_ROUTE_NOT_ALLOWED",
             ProxyError::NoRoute { .. } => "ROUTE_NOT_ALLOWED",
             ProxyError::ScopeNotAllowed { .. } => "SCOPE_NOT_ALLOWED",
             ProxyError::ScopeUnknown { .. } => "SCOPE_UNKNOWN",
@@ -233,6 +251,11 @@ impl ProxyError {
         let mut d = match self {
             ProxyError::BadPath(e) => json!({ "reason": e.code() }),
             ProxyError::NoRoute { method, path } => json!({ "method": method, "path": path }),
+            ProxyError::ClientRouteNotAllowed {
+                client,
+                method,
+                path,
+            } => json!({ "client": client, "method": method, "path": path }),
             ProxyError::ScopeNotAllowed {
                 route,
                 required,
@@ -301,23 +324,39 @@ impl ProxyError {
     }
 
     pub fn into_response(self) -> Response<ProxyBody> {
-        self.into_response_for(None)
+        self.into_response_for(None, None)
     }
 
-    /// The response, naming the credential the request was for (once its
-    /// route was known) in `details.credential`.
-    pub fn into_response_for(self, credential: Option<&str>) -> Response<ProxyBody> {
+    /// The response, naming the client the request came from (once its key
+    /// was accepted) in `details.client` and the credential it was for (once
+    /// its route was known) in `details.credential`.
+    pub fn into_response_for(
+        self,
+        client: Option<&str>,
+        credential: Option<&str>,
+    ) -> Response<ProxyBody> {
         let mut details = self.details();
+        if let Some(name) = client {
+            details["client"] = Value::from(name);
+        }
         if let Some(name) = credential {
             details["credential"] = Value::from(name);
         }
-        error_response(
+        let mut resp = error_response(
             self.status(),
             self.code(),
             &self.to_string(),
             details,
             self.retry_after(),
-        )
+        );
+        if let ProxyError::ClientKey(_) = self {
+            // RFC 9110 §11.6.1: a 401 says how to authenticate.
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"zoho-proxy\""),
+            );
+        }
+        resp
     }
 }
 
@@ -368,6 +407,40 @@ mod tests {
         assert_eq!(v["details"]["path"], "/crm/v2/Deals");
         assert_eq!(v["details"]["side"], "client");
         assert!(v["message"].as_str().unwrap().contains("GET /crm/v2/Deals"));
+    }
+
+    #[tokio::test]
+    async fn client_errors_are_401_with_a_challenge_and_403_naming_the_client() {
+        for (e, code) in [
+            (KeyError::Missing, "CLIENT_KEY_MISSING"),
+            (KeyError::Invalid, "CLIENT_KEY_INVALID"),
+            (KeyError::Conflicting, "CLIENT_KEY_INVALID"),
+        ] {
+            let resp = ProxyError::ClientKey(e).into_response();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(resp.headers()[ERROR_HEADER], code);
+            assert_eq!(
+                resp.headers()[header::WWW_AUTHENTICATE],
+                "Bearer realm=\"zoho-proxy\""
+            );
+        }
+        let e = ProxyError::ClientRouteNotAllowed {
+            client: "billing".into(),
+            method: "GET".into(),
+            path: "/crm/v8/Deals".into(),
+        };
+        assert_eq!(e.side(), Side::Client);
+        let resp = e.into_response_for(Some("billing"), None);
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(!resp.headers().contains_key(header::WWW_AUTHENTICATE));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "CLIENT_ROUTE_NOT_ALLOWED");
+        assert_eq!(v["details"]["client"], "billing");
+        assert_eq!(
+            v["message"],
+            "client billing may not use the route for GET /crm/v8/Deals"
+        );
     }
 
     #[test]

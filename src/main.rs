@@ -84,6 +84,12 @@ enum Command {
     Login(LoginArgs),
     /// Revoke a credential's refresh token (and its access tokens) at its accounts server.
     Revoke(RevokeArgs),
+    /// Print a new random client key (32 bytes, base64url) and a [[clients]] entry for it.
+    GenKey {
+        /// The client's name ([a-z0-9_-]+): in logs, metrics and errors.
+        #[arg(long, default_value = "app", value_parser = zoho_proxy::clients::key::client_name)]
+        name: String,
+    },
     /// GET a plain-HTTP URL: exit 0 on 2xx, else 1 with the reason (container health checks).
     Probe {
         /// e.g. http://127.0.0.1:9901/readyz
@@ -400,6 +406,10 @@ async fn main() -> anyhow::Result<()> {
             })
             .await,
         ),
+        Command::GenKey { name } => {
+            let text = zoho_proxy::clients::key::gen_key_text(&name).map_err(anyhow::Error::msg)?;
+            print!("{text}");
+        }
         Command::Probe { url, timeout } => match zoho_proxy::probe::probe(&url, timeout).await {
             Ok(status) => println!("ok: {url} answered {status}"),
             Err(e) => {

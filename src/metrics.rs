@@ -1,7 +1,7 @@
 //! Prometheus metrics, served on the admin listener at `/metrics`.
 //!
-//! Label values are bounded: route names come from the config (or `none` for
-//! requests no route matched), methods are the seven the proxy knows (else
+//! Label values are bounded: route and client names come from the config
+//! (or `none` for requests no route matched, or no client was identified), methods are the seven the proxy knows (else
 //! `OTHER`), statuses are three digits, reasons and results are fixed words.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
+    client: String,
     credential: String,
     route: String,
     method: &'static str,
@@ -34,9 +35,21 @@ struct RouteLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientRouteLabels {
+    client: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
     credential: String,
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyFailureLabels {
+    reason: &'static str,
+    held: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -68,13 +81,14 @@ pub enum RefreshResult {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    request_duration: Family<RouteLabel, Histogram>,
+    request_duration: Family<ClientRouteLabels, Histogram>,
     upstream_duration: Family<RouteLabel, Histogram>,
     token_refreshes: Family<ResultLabel, Counter>,
     token_expiry: Family<CredentialLabel, Gauge<f64, AtomicU64>>,
     retries: Family<ReasonLabel, Counter>,
     rate_limit_wait: Histogram,
     shed: Family<CredentialLabel, Counter>,
+    key_failures: Family<KeyFailureLabels, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
     cluster_up: Gauge<i64, AtomicI64>,
     leases_expired: Counter,
@@ -100,15 +114,15 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Requests answered, by credential, route, method and status (denials included)",
+            "Requests answered, by client, credential, route, method and status (denials included)",
             requests.clone(),
         );
-        let request_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+        let request_duration = Family::<ClientRouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(latency_buckets())
         });
         registry.register(
             "request_duration_seconds",
-            "Whole request time, as the client saw it",
+            "Whole request time, as the client saw it, by client and route",
             request_duration.clone(),
         );
         let upstream_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
@@ -145,6 +159,13 @@ impl Metrics {
             "shed",
             "Requests refused with 429 RATE_LIMITED after max_wait, by credential",
             shed.clone(),
+        );
+        let key_failures = Family::<KeyFailureLabels, Counter>::default();
+        registry.register(
+            "client_key_failures",
+            "With [[clients]]: requests refused for a missing or invalid key, and whether the \
+             answer was held because their peer keeps failing",
+            key_failures.clone(),
         );
         let in_flight = Gauge::<i64, AtomicI64>::default();
         registry.register(
@@ -194,22 +215,39 @@ impl Metrics {
             retries,
             rate_limit_wait,
             shed,
+            key_failures,
             in_flight,
         }
     }
 
-    /// One answered request (of any kind); `None`: no route matched.
+    /// A request refused for its client key: `missing` or `invalid`, and
+    /// whether its answer was held (its peer keeps failing).
+    pub fn client_key_failure(&self, reason: &'static str, held: bool) {
+        self.key_failures
+            .get_or_create(&KeyFailureLabels {
+                reason,
+                held: if held { "true" } else { "false" },
+            })
+            .inc();
+    }
+
+    /// One answered request (of any kind). `client`: `None` when no client
+    /// was identified (no `[[clients]]`, or its key was refused); `route`:
+    /// `None` when no route matched.
     pub fn request(
         &self,
+        client: Option<&str>,
         route: Option<(&str, &str)>,
         method: &http::Method,
         status: u16,
         took: Duration,
     ) {
+        let client = client.unwrap_or("none").to_owned();
         let (credential, route) = route.unwrap_or(("none", "none"));
         let route = route.to_owned();
         self.requests
             .get_or_create(&RequestLabels {
+                client: client.clone(),
                 credential: credential.to_owned(),
                 route: route.clone(),
                 method: method_label(method),
@@ -217,7 +255,7 @@ impl Metrics {
             })
             .inc();
         self.request_duration
-            .get_or_create(&RouteLabel { route })
+            .get_or_create(&ClientRouteLabels { client, route })
             .observe(took.as_secs_f64());
     }
 
@@ -343,12 +381,14 @@ mod tests {
     fn renders_every_metric_with_bounded_labels() {
         let m = Metrics::new();
         m.request(
+            Some("billing"),
             Some(("prod", "leads")),
             &http::Method::GET,
             200,
             Duration::from_millis(30),
         );
         m.request(
+            None,
             None,
             &"FROB".parse().unwrap(),
             403,
@@ -359,12 +399,13 @@ mod tests {
         m.retry("429");
         m.waited(Duration::from_millis(5));
         m.shed("prod");
+        m.client_key_failure("invalid", true);
         let guard = m.in_flight();
         let text = m.render([("prod", Some(Duration::from_secs(3000))), ("sandbox", None)]);
         for needle in [
-            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="GET",status="200"} 1"#,
-            r#"zoho_proxy_requests_total{credential="none",route="none",method="OTHER",status="403"} 1"#,
-            r#"zoho_proxy_request_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_requests_total{client="billing",credential="prod",route="leads",method="GET",status="200"} 1"#,
+            r#"zoho_proxy_requests_total{client="none",credential="none",route="none",method="OTHER",status="403"} 1"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="billing",route="leads"} 1"#,
             r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
             r#"zoho_proxy_token_refreshes_total{credential="prod",result="ok"} 1"#,
             r#"zoho_proxy_token_expiry_seconds{credential="prod"} 3000"#,
@@ -372,6 +413,7 @@ mod tests {
             r#"zoho_proxy_retries_total{reason="429"} 1"#,
             "zoho_proxy_rate_limit_wait_seconds_count 1",
             r#"zoho_proxy_shed_total{credential="prod"} 1"#,
+            r#"zoho_proxy_client_key_failures_total{reason="invalid",held="true"} 1"#,
             "zoho_proxy_in_flight 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

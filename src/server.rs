@@ -27,7 +27,7 @@ use crate::credential::Refresh;
 use crate::deadline::io::PacedIo;
 use crate::deadline::Pace;
 use crate::metrics::Metrics;
-use crate::proxy::Proxy;
+use crate::proxy::{Peer, Proxy};
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -145,7 +145,8 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
             tracing::info!("stopped");
         }
     });
-    tracing::info!(listen = %proxy_addr, admin = %admin_addr, routes = config.routes.len(), "zoho-proxy listening");
+    tracing::info!(listen = %proxy_addr, admin = %admin_addr, routes = config.routes.len(), clients = config.clients.len(), "zoho-proxy listening");
+    warn_if_open(&config);
     Ok(Running {
         proxy_addr,
         admin_addr,
@@ -153,6 +154,19 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         stop,
         task,
     })
+}
+
+/// `allow_remote` without `[[clients]]`: allowed (a NetworkPolicy may be
+/// the guard), but said out loud, at start and after each reload.
+pub fn warn_if_open(config: &Config) {
+    if config.server.allow_remote && config.clients.is_empty() {
+        tracing::warn!(
+            listen = %config.server.listen,
+            "allow_remote = true and no [[clients]]: anyone who can reach this port uses the \
+             Zoho credentials with every route; add [[clients]] keys unless the network alone \
+             is meant to decide who calls"
+        );
+    }
 }
 
 /// Resolves once `true` is sent (or the sender is gone).
@@ -195,7 +209,8 @@ pub async fn serve<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(Peer(peer));
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler(req).await) }
         });

@@ -5,6 +5,7 @@
 //! line and column, and the offending value, so an operator can fix a config
 //! without reading source code.
 
+mod clients;
 pub mod raw;
 pub mod secret;
 pub mod units;
@@ -20,6 +21,7 @@ use http::Uri;
 use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
+use crate::clients::Clients;
 use crate::dc::{DataCenter, Upstream};
 use crate::deadline::Pace;
 use crate::limit::{Limit, LimitSpec};
@@ -42,6 +44,8 @@ pub struct Config {
     /// At least one; `[zoho]` is the one named [`DEFAULT_CREDENTIAL`].
     pub credentials: Vec<CredentialConfig>,
     pub routes: RouteTable,
+    /// `[[clients]]`; empty: no client authentication.
+    pub clients: Clients,
     pub retry: RetryPolicy,
     /// `[cluster]`: shared state in Redis; `None`: this process alone.
     pub cluster: Option<ClusterConfig>,
@@ -325,11 +329,13 @@ impl Compiler<'_> {
         let credentials = self.credentials(raw.zoho, raw.credentials, &raw.rate_limit)?;
         let cluster = raw.cluster.map(|c| self.cluster(c)).transpose()?;
         let replicas = cluster.as_ref().map_or(1, |c| c.replicas);
+        let routes = self.routes(raw.routes, &credentials, replicas)?;
         Ok(Config {
             source: self.name.to_owned(),
             server: self.server(&raw.server)?,
             admin: self.admin(&raw.admin)?,
-            routes: self.routes(raw.routes, &credentials, replicas)?,
+            clients: self.clients(raw.clients, &routes, replicas)?,
+            routes,
             credentials,
             retry: self.retry(&raw.retry)?,
             cluster,
@@ -471,12 +477,7 @@ impl Compiler<'_> {
                             self.at(&entry.client_id, "this [[credentials]] entry has no name")
                         );
                     };
-                    let valid = !name.get_ref().is_empty()
-                        && name
-                            .get_ref()
-                            .bytes()
-                            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
-                    if !valid {
+                    if !is_name(name.get_ref()) {
                         return Err(self.at(
                             &name,
                             format!("credential name {:?} must be [a-z0-9_-]+", name.get_ref()),
@@ -513,6 +514,20 @@ impl Compiler<'_> {
                 .map(Some)
                 .ok_or_else(|| self.at(s, format!("{what} must be at least 1"))),
         }
+    }
+
+    /// A route's or a client's own `rate_limit = { ... }`; `owner` names it
+    /// in messages (`route crm`, `client billing`).
+    fn own_limit(&self, owner: &str, l: &raw::RawRouteLimit) -> Result<LimitSpec, ConfigError> {
+        let what = |key: &str| format!("{owner}: rate_limit.{key}");
+        Ok(LimitSpec {
+            requests_per_minute: self
+                .positive(&l.requests_per_minute, &what("requests_per_minute"))?,
+            burst: self.positive(&l.burst, &what("burst"))?,
+            max_concurrent: self
+                .positive(&l.max_concurrent, &what("max_concurrent"))?
+                .map(|n| n.get() as usize),
+        })
     }
 
     fn rate_limit(&self, raw: Option<&raw::RawRateLimit>) -> Result<RateLimitConfig, ConfigError> {
@@ -946,17 +961,8 @@ impl Compiler<'_> {
         };
         let limit = match &r.rate_limit {
             None => None,
-            Some(spanned) => {
-                let l = spanned.get_ref();
-                let what = |key: &str| format!("route {name}: rate_limit.{key}");
-                let spec = LimitSpec {
-                    requests_per_minute: self
-                        .positive(&l.requests_per_minute, &what("requests_per_minute"))?,
-                    burst: self.positive(&l.burst, &what("burst"))?,
-                    max_concurrent: self
-                        .positive(&l.max_concurrent, &what("max_concurrent"))?
-                        .map(|n| n.get() as usize),
-                };
+            Some(l) => {
+                let spec = self.own_limit(&format!("route {name}"), l.get_ref())?;
                 Some(Limit::shared(&name, spec, replicas))
             }
         };
@@ -982,6 +988,13 @@ impl raw::OneOrMany {
             raw::OneOrMany::Many(v) => v.clone(),
         }
     }
+}
+
+/// A credential's or client's name: `[a-z0-9_-]+`.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
 }
 
 /// `https://host:port` without a trailing slash.

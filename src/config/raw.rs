@@ -28,6 +28,21 @@ pub struct RawConfig {
     pub retry: RawRetry,
     /// Present: replicas share tokens and limits through Redis.
     pub cluster: Option<Spanned<RawCluster>>,
+    /// Present: every request must carry one of these clients' keys.
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+}
+
+/// One `[[clients]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub name: Spanned<String>,
+    /// A secret, in any of its forms.
+    pub key: Spanned<RawSecret>,
+    /// Route names it may use; absent: all.
+    pub routes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub rate_limit: Option<Spanned<RawRouteLimit>>,
 }
 
 /// `[cluster]`.
@@ -152,7 +167,7 @@ pub struct RawRateLimit {
     pub max_wait: Option<Spanned<String>>,
 }
 
-/// A route's own `rate_limit = { ... }`, applied on top of the credential's.
+/// A route's (or a client's) own `rate_limit = { ... }`, applied on top of the credential's.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRouteLimit {

@@ -167,7 +167,11 @@ impl Proxy {
             let permit = call
                 .credential
                 .limits()
-                .acquire(call.route.limit.as_ref(), call.heavy)
+                .acquire(
+                    call.client.and_then(|c| c.limit.as_ref()),
+                    call.route.limit.as_ref(),
+                    call.heavy,
+                )
                 .await;
             self.metrics.waited(waiting.elapsed());
             let permit = permit

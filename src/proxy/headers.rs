@@ -1,10 +1,12 @@
 //! Header hygiene between client, proxy and Zoho.
 //!
 //! Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and never
-//! travel further; the client's own credentials are removed so the only
-//! `Authorization` Zoho sees is the one the proxy wrote.
+//! travel further; the client's own credentials (and its client key) are
+//! removed so the only `Authorization` Zoho sees is the one the proxy wrote.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::clients::key::KEY_HEADER;
 
 /// Headers that belong to one connection, plus credentials the client may
 /// have sent. Removed from requests before forwarding.
@@ -39,6 +41,7 @@ pub const OVERRIDES: [&str; 10] = [
 /// Headers a route may not set: the proxy owns them.
 pub fn is_reserved(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION
+        || name == KEY_HEADER
         || name == header::HOST
         || name == header::CONTENT_LENGTH
         || HOP_BY_HOP.contains(&name.as_str())
@@ -76,7 +79,9 @@ pub fn for_upstream(
     route_headers: &[(HeaderName, HeaderValue)],
 ) -> Result<(), http::header::InvalidHeaderValue> {
     strip_hop_by_hop(headers);
+    // The client's key, whichever form it came in, stays here.
     headers.remove(header::AUTHORIZATION);
+    headers.remove(KEY_HEADER);
     // The client's `Expect: 100-continue` was answered by our own server when
     // we started reading its body; Zoho gets the body without waiting.
     headers.remove(header::EXPECT);
@@ -105,6 +110,7 @@ mod tests {
             HeaderValue::from_static("Zoho-oauthtoken stolen"),
         );
         h.insert("proxy-authorization", HeaderValue::from_static("Basic xyz"));
+        h.insert("x-zoho-proxy-key", HeaderValue::from_static("client-key"));
         h.insert(
             "connection",
             HeaderValue::from_static("keep-alive, x-secret-hop"),
@@ -130,6 +136,7 @@ mod tests {
         assert_eq!(h["x-keep"], "yes");
         for gone in [
             "proxy-authorization",
+            "x-zoho-proxy-key",
             "connection",
             "x-secret-hop",
             "te",
@@ -147,6 +154,7 @@ mod tests {
     fn routes_cannot_configure_proxy_owned_headers() {
         for name in [
             "authorization",
+            "x-zoho-proxy-key",
             "host",
             "connection",
             "transfer-encoding",

@@ -1,7 +1,7 @@
 //! The request path. [`Proxy::pipeline`] is the whole story, stage by stage:
 //!
 //! ```text
-//! target → canonicalize → route + scope → body → inspect → token → granted?
+//! client key → target → canonicalize → route + scope → body → inspect → token → granted?
 //!        → [ limit → rewrite + forward → classify: 401 refresh+replay / retry? ]   (exchange.rs)
 //! ```
 //!
@@ -11,6 +11,7 @@
 mod exchange;
 pub mod headers;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ use tokio::sync::Semaphore;
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
+use crate::clients::peers::Failures;
+use crate::clients::{Client, KeyError};
 use crate::config::Config;
 use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
@@ -32,6 +35,8 @@ use exchange::{RequestBody, Unkept};
 /// One request on its way to Zoho: what every attempt needs.
 struct Call<'a> {
     active: &'a Active,
+    /// Who sent it, with `[[clients]]`.
+    client: Option<&'a Client>,
     credential: &'a Credential,
     parts: &'a http::request::Parts,
     route: &'a Route,
@@ -59,11 +64,15 @@ pub struct Proxy {
     refresh: Refresh,
     /// The shared store, with `[cluster]` (fixed for the process's life).
     cluster: Option<Cluster>,
+    /// Failed client keys per peer address (kept across reloads).
+    failures: Failures,
 }
 
 /// What the request log line reports about a request.
 #[derive(Default)]
 struct Outcome {
+    /// The client whose key was accepted.
+    client: Option<String>,
     route: Option<String>,
     credential: Option<String>,
     /// Replayed after Zoho rejected the token.
@@ -110,6 +119,7 @@ impl Proxy {
             metrics,
             refresh,
             cluster,
+            failures: Failures::default(),
         })
     }
 
@@ -197,12 +207,13 @@ impl Proxy {
         let request_id = request_id(&mut req);
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
         let mut outcome = Outcome::default();
-        let mut resp = match self.pipeline(req, &mut outcome).await {
+        let mut resp = match self.pipeline(req, peer, &mut outcome).await {
             Ok(resp) => resp,
             Err(e) => {
-                tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), error = %e, code = e.code(), "request refused");
-                e.into_response_for(outcome.credential.as_deref())
+                tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), client = outcome.client.as_deref().unwrap_or("-"), error = %e, code = e.code(), "request refused");
+                e.into_response_for(outcome.client.as_deref(), outcome.credential.as_deref())
             }
         };
         let took = started.elapsed();
@@ -210,6 +221,7 @@ impl Proxy {
             request_id = request_id.to_str().unwrap_or("-"),
             method = %method,
             path = %path,
+            client = outcome.client.as_deref().unwrap_or("-"),
             route = outcome.route.as_deref().unwrap_or("-"),
             credential = outcome.credential.as_deref().unwrap_or("-"),
             status = resp.status().as_u16(),
@@ -220,6 +232,7 @@ impl Proxy {
             "request"
         );
         self.metrics.request(
+            outcome.client.as_deref(),
             outcome.credential.as_deref().zip(outcome.route.as_deref()),
             &method,
             resp.status().as_u16(),
@@ -232,14 +245,17 @@ impl Proxy {
     async fn pipeline(
         &self,
         req: Request<Incoming>,
+        peer: Option<IpAddr>,
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let active = self.active.load_full();
         let config = &active.config;
         let deadline = Some(tokio::time::Instant::now() + config.server.request_timeout);
+        let client = self.authenticate(config, req.headers(), peer).await?;
+        outcome.client = client.map(|c| c.name.clone());
         check_target(&req)?;
         let path = canonicalize(req.uri().path())?;
-        let mut decision = decide(config, req.method(), &path)?;
+        let mut decision = decide(config, client, req.method(), &path)?;
         let route = decision.route;
         let credential = active.credentials.get(route.credential).ok_or_else(|| {
             ProxyError::Internal(format!("route {} has no credential", route.name))
@@ -256,6 +272,7 @@ impl Proxy {
         check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {
             active: &active,
+            client,
             credential,
             parts: &parts,
             route,
@@ -265,7 +282,37 @@ impl Proxy {
         };
         self.exchange(&call, token, &mut body, outcome).await
     }
+
+    /// Stage 1: with `[[clients]]`, the client's key before anything else
+    /// (an unknown caller learns nothing about the routes). A peer that
+    /// keeps failing gets its answers late ([`Failures`]).
+    async fn authenticate<'c>(
+        &self,
+        config: &'c Config,
+        headers: &http::HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<&'c Client>, ProxyError> {
+        match config.clients.authenticate(headers) {
+            Ok(client) => Ok(client),
+            Err(e) => {
+                let hold = peer.map_or(Duration::ZERO, |ip| self.failures.record(ip));
+                let reason = match e {
+                    KeyError::Missing => "missing",
+                    KeyError::Invalid | KeyError::Conflicting => "invalid",
+                };
+                self.metrics.client_key_failure(reason, !hold.is_zero());
+                if !hold.is_zero() {
+                    tokio::time::sleep(hold).await;
+                }
+                Err(ProxyError::ClientKey(e))
+            }
+        }
+    }
 }
+
+/// The peer's address, put in each request's extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 /// A fresh budget of `replay_memory` bytes for kept request bodies.
 fn replay_budget(config: &Config) -> Arc<Semaphore> {
@@ -305,35 +352,52 @@ fn check_target<B>(req: &Request<B>) -> Result<(), ProxyError> {
     Ok(())
 }
 
-/// Stage 3: the route table's decision, as a proxy error.
+/// Stage 3: the route table's decision (among the client's routes), as a
+/// proxy error. A path only routes the client may not use would take is
+/// `CLIENT_ROUTE_NOT_ALLOWED`.
 fn decide<'c>(
     config: &'c Config,
+    client: Option<&Client>,
     method: &Method,
     path: &CanonicalPath,
 ) -> Result<Decision<'c>, ProxyError> {
-    config.routes.decide(method, path).map_err(|d| {
-        let (method, path) = (method.to_string(), path.to_string());
-        match d {
-            Denial::NoRoute => ProxyError::NoRoute { method, path },
-            Denial::ScopeUnknown { route } => ProxyError::ScopeUnknown {
-                route,
-                method,
-                path,
-            },
-            Denial::ScopeNotAllowed {
-                route,
-                required,
-                missing,
-            } => ProxyError::ScopeNotAllowed {
-                route,
-                required: required.into(),
-                missing: missing.into(),
-                method,
-                path,
-                needed_by: None,
-            },
-        }
-    })
+    let usable = |i| client.is_none_or(|c| c.may_use(i));
+    config
+        .routes
+        .decide_where(method, path, usable)
+        .map_err(|d| {
+            let other_route = || config.routes.find(method, path).is_some();
+            let (method, path) = (method.to_string(), path.to_string());
+            match d {
+                Denial::NoRoute => match client {
+                    Some(c) if c.routes().is_some() && other_route() => {
+                        ProxyError::ClientRouteNotAllowed {
+                            client: c.name.clone(),
+                            method,
+                            path,
+                        }
+                    }
+                    _ => ProxyError::NoRoute { method, path },
+                },
+                Denial::ScopeUnknown { route } => ProxyError::ScopeUnknown {
+                    route,
+                    method,
+                    path,
+                },
+                Denial::ScopeNotAllowed {
+                    route,
+                    required,
+                    missing,
+                } => ProxyError::ScopeNotAllowed {
+                    route,
+                    required: required.into(),
+                    missing: missing.into(),
+                    method,
+                    path,
+                    needed_by: None,
+                },
+            }
+        })
 }
 
 /// Stage 5: where the catalog says the body names what the call touches,

@@ -151,14 +151,40 @@ impl RouteTable {
 
     /// The first route whose pattern and methods match.
     pub fn find(&self, method: &Method, path: &CanonicalPath) -> Option<&Route> {
+        self.find_where(method, path, |_| true)
+    }
+
+    /// The first route whose pattern and methods match among those whose
+    /// index `usable` accepts.
+    fn find_where(
+        &self,
+        method: &Method,
+        path: &CanonicalPath,
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<&Route> {
         self.routes
             .iter()
-            .find(|r| r.methods.contains(method) && r.pattern.matches(path))
+            .enumerate()
+            .find(|(i, r)| usable(*i) && r.methods.contains(method) && r.pattern.matches(path))
+            .map(|(_, r)| r)
     }
 
     /// Route match, then the required scopes, then covering; see the module docs.
     pub fn decide(&self, method: &Method, path: &CanonicalPath) -> Result<Decision<'_>, Denial> {
-        let route = self.find(method, path).ok_or(Denial::NoRoute)?;
+        self.decide_where(method, path, |_| true)
+    }
+
+    /// [`RouteTable::decide`] over the routes whose index `usable` accepts
+    /// (a client's routes): the others do not exist for it.
+    pub fn decide_where(
+        &self,
+        method: &Method,
+        path: &CanonicalPath,
+        usable: impl Fn(usize) -> bool,
+    ) -> Result<Decision<'_>, Denial> {
+        let route = self
+            .find_where(method, path, usable)
+            .ok_or(Denial::NoRoute)?;
         // The prefix only selects the route; Zoho's path is what follows it.
         let forward = match &route.strip_prefix {
             None => path.clone(),
@@ -277,6 +303,17 @@ mod tests {
             decide(&t, "OPTIONS", "/crm/v2/Contacts"),
             Err(Denial::NoRoute),
             "OPTIONS only when listed"
+        );
+        // A client's own routes: the others do not exist for it, so the
+        // first match among its routes decides.
+        let only = |allowed: &'static [usize]| move |i: usize| allowed.contains(&i);
+        let path = canonicalize("/crm/v8/Leads/1").unwrap();
+        let get = Method::GET;
+        let decided = t.decide_where(&get, &path, only(&[2])).unwrap();
+        assert_eq!(decided.route.name, "leads-any");
+        assert_eq!(
+            t.decide_where(&get, &path, only(&[1])).unwrap_err(),
+            Denial::NoRoute
         );
     }
 

@@ -174,11 +174,14 @@ scopes = ["Desk.tickets.CREATE", "Desk.tickets.WRITE"]
         let grant = Grant::of(&c, 0);
         assert_eq!(
             grant.scope_param(),
-            "ZohoCRM.coql.READ,ZohoCRM.modules.ALL,Desk.tickets.WRITE"
+            // WRITE covers CREATE only in CRM: Desk keeps both.
+            "ZohoCRM.coql.READ,ZohoCRM.modules.ALL,Desk.tickets.CREATE,Desk.tickets.WRITE"
         );
         let text = grant.render("proxy.toml");
         assert!(
-            text.contains("\n    ZohoCRM.coql.READ,ZohoCRM.modules.ALL,Desk.tickets.WRITE\n"),
+            text.contains(
+                "\n    ZohoCRM.coql.READ,ZohoCRM.modules.ALL,Desk.tickets.CREATE,Desk.tickets.WRITE\n"
+            ),
             "{text}"
         );
         assert!(
@@ -188,7 +191,7 @@ scopes = ["Desk.tickets.CREATE", "Desk.tickets.WRITE"]
             "{text}"
         );
         assert!(
-            text.contains("Desk.tickets.CREATE (through Desk.tickets.WRITE) Desk.tickets.WRITE"),
+            text.contains("Desk.tickets.CREATE Desk.tickets.WRITE"),
             "{text}"
         );
         assert!(!text.contains("books"), "another credential's: {text}");

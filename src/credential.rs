@@ -25,6 +25,7 @@ use crate::config::{ClusterConfig, CredentialConfig, ZohoConfig};
 use crate::coord::redis::{RedisSettings, RedisStore};
 use crate::coord::seal::TokenSeal;
 use crate::coord::SharedLimits;
+use crate::credits::Credits;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::tls::TlsError;
@@ -93,6 +94,31 @@ pub struct Credential {
     client: UpstreamClient,
     token: Arc<TokenUnit>,
     limits: Arc<Limits>,
+    credits: Arc<CreditsUnit>,
+}
+
+/// The credit account and the task that keeps its file current, dropped
+/// together. Survives reloads: a config change does not reset the day.
+struct CreditsUnit {
+    credits: Arc<Credits>,
+    _saver: Option<AbortOnDrop>,
+}
+
+impl CreditsUnit {
+    fn start(config: &CredentialConfig, refresh: Refresh) -> Arc<CreditsUnit> {
+        let file = config
+            .zoho
+            .token_cache
+            .as_deref()
+            .map(crate::credits::beside);
+        let credits = Credits::new(&config.name, file);
+        let saver = (refresh == Refresh::Background)
+            .then(|| AbortOnDrop(tokio::spawn(credits.clone().keep_saved())));
+        Arc::new(CreditsUnit {
+            credits,
+            _saver: saver,
+        })
+    }
 }
 
 /// The token manager and the loop that refreshes it, dropped together.
@@ -132,6 +158,7 @@ impl Credential {
         let token = TokenUnit::start(&config, &client, metrics, refresh, cluster, None)?;
         Ok(Credential {
             limits: limits_for(&config, cluster),
+            credits: CreditsUnit::start(&config, refresh),
             client,
             token,
             config,
@@ -185,11 +212,22 @@ impl Credential {
         } else {
             limits_for(&config, cluster)
         };
+        let file = config
+            .zoho
+            .token_cache
+            .as_deref()
+            .map(crate::credits::beside);
+        let credits = if old.credits.credits.file() == file.as_ref() {
+            old.credits.clone()
+        } else {
+            CreditsUnit::start(&config, refresh)
+        };
         Ok(Arc::new(Credential {
             config,
             client,
             token,
             limits,
+            credits,
         }))
     }
 
@@ -215,6 +253,11 @@ impl Credential {
 
     pub fn limits(&self) -> &Arc<Limits> {
         &self.limits
+    }
+
+    /// The credential's API credit account.
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits.credits
     }
 
     /// Whether the token in hand is the same one `other` has: used by tests

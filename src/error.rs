@@ -111,6 +111,16 @@ pub enum ProxyError {
     /// Local shaping: no slot within `max_wait`.
     #[error("{0}; try again later")]
     RateLimited(crate::limit::Shed),
+    /// The call would overspend an API credit budget: nothing was sent.
+    #[error(
+        "route {route}: this call costs {} credits and {} of {budget} are spent in the last 24 hours; \
+         credits free up as the window rolls",
+        .exhausted.cost, .exhausted.spent, budget = .exhausted.budget
+    )]
+    CreditBudgetExhausted {
+        route: String,
+        exhausted: crate::credits::Exhausted,
+    },
     #[error("reading the request body failed: {0}")]
     ClientBody(String),
     /// The client's body stalled or crawled: nothing (more) goes to Zoho.
@@ -171,6 +181,7 @@ impl ProxyError {
             | ProxyError::ClientBody(_)
             | ProxyError::ClientBodyTimeout(_) => Side::Client,
             ProxyError::RateLimited(_)
+            | ProxyError::CreditBudgetExhausted { .. }
             | ProxyError::BodyMemoryBusy { .. }
             | ProxyError::TokenUnavailable(_)
             | ProxyError::Accounts(_)
@@ -200,7 +211,9 @@ impl ProxyError {
             | ProxyError::BodyNotUnderstood { .. } => StatusCode::FORBIDDEN,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BodyMemoryBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::RateLimited(_) | ProxyError::CreditBudgetExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Accounts(TokenError::TimedOut { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Accounts(_) => StatusCode::BAD_GATEWAY,
@@ -232,6 +245,7 @@ impl ProxyError {
             ProxyError::UpstreamBodyTimeout(_) => "UPSTREAM_BODY_TIMEOUT",
             ProxyError::UpstreamBody(_) => "UPSTREAM_BODY_FAILED",
             ProxyError::RateLimited(_) => "RATE_LIMITED",
+            ProxyError::CreditBudgetExhausted { .. } => "CREDIT_BUDGET_EXHAUSTED",
             ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
             ProxyError::Accounts(TokenError::TimedOut { .. }) => "ACCOUNTS_TIMEOUT",
             ProxyError::Accounts(_) => "ACCOUNTS_ERROR",
@@ -303,6 +317,10 @@ impl ProxyError {
                 "route": route, "required_scope": missing.join(" + "), "method": method, "path": path,
             }),
             ProxyError::TokenRejected { zoho_code, .. } => json!({ "zoho_error": zoho_code }),
+            ProxyError::CreditBudgetExhausted { route, exhausted } => json!({
+                "route": route, "budget": exhausted.budget, "spent": exhausted.spent,
+                "cost": exhausted.cost, "retry_after_secs": exhausted.retry_after.as_secs(),
+            }),
             ProxyError::TokenUnavailable(e) | ProxyError::Accounts(e) => match e.zoho_code() {
                 Some(code) => json!({ "zoho_error": code }),
                 None => json!({}),
@@ -318,6 +336,7 @@ impl ProxyError {
             ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
             ProxyError::Accounts(e) | ProxyError::TokenRejected { why: e, .. } => e.retry_in(),
             ProxyError::RateLimited(shed) => Some(shed.retry_after),
+            ProxyError::CreditBudgetExhausted { exhausted, .. } => Some(exhausted.retry_after),
             ProxyError::BodyMemoryBusy { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }

@@ -30,6 +30,12 @@ struct CredentialLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialRouteLabels {
+    credential: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
     route: String,
 }
@@ -92,6 +98,8 @@ pub struct Metrics {
     in_flight: Gauge<i64, AtomicI64>,
     cluster_up: Gauge<i64, AtomicI64>,
     leases_expired: Counter,
+    credits_spent: Family<CredentialRouteLabels, Counter>,
+    credits_remaining: Family<CredentialLabel, Gauge<i64, AtomicI64>>,
     redis_ops: Family<OpLabel, Histogram>,
     redis_errors: Family<OpLabel, Counter>,
 }
@@ -179,6 +187,18 @@ impl Metrics {
             "With [cluster]: 1 while Redis is reachable, 0 while this replica runs on its own share",
             cluster_up.clone(),
         );
+        let credits_spent = Family::<CredentialRouteLabels, Counter>::default();
+        registry.register(
+            "credits_spent",
+            "API credits spent by attempts that reached Zoho, by credential and route",
+            credits_spent.clone(),
+        );
+        let credits_remaining = Family::<CredentialLabel, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "credits_remaining",
+            "With daily_credits: the credential's credits left in the rolling 24 hours",
+            credits_remaining.clone(),
+        );
         let leases_expired = Counter::default();
         registry.register(
             "leases_expired",
@@ -204,6 +224,8 @@ impl Metrics {
         Metrics {
             cluster_up,
             leases_expired,
+            credits_spent,
+            credits_remaining,
             redis_ops,
             redis_errors,
             registry,
@@ -301,6 +323,25 @@ impl Metrics {
 
     /// With `[cluster]`: whether Redis is reachable now, and how many
     /// expired leases this replica's admissions reclaimed so far.
+    /// Credits an attempt that reached Zoho cost.
+    pub fn credits_spent(&self, credential: &str, route: &str, n: u64) {
+        self.credits_spent
+            .get_or_create(&CredentialRouteLabels {
+                credential: credential.to_owned(),
+                route: route.to_owned(),
+            })
+            .inc_by(n);
+    }
+
+    /// What a credential has left (set when `/metrics` is rendered).
+    pub fn credits_remaining(&self, credential: &str, remaining: u64) {
+        self.credits_remaining
+            .get_or_create(&CredentialLabel {
+                credential: credential.to_owned(),
+            })
+            .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+    }
+
     pub fn cluster(&self, up: bool, leases_expired: u64) {
         self.cluster_up.set(i64::from(up));
         let seen = self.leases_expired.get();

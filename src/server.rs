@@ -235,7 +235,7 @@ pub async fn serve<F, Fut>(
 }
 
 /// `/healthz`: the process serves. `/readyz`: a valid token is held.
-/// `/metrics`: Prometheus text format.
+/// `/metrics`: Prometheus text format. `/credits`: API credits, JSON.
 fn admin_handler(
     proxy: Arc<Proxy>,
 ) -> impl Fn(Request<Incoming>) -> std::future::Ready<Response<ProxyBody>> + Clone + Send + Sync + 'static
@@ -244,7 +244,14 @@ fn admin_handler(
         let (status, content_type, text) = match req.uri().path() {
             "/healthz" => (StatusCode::OK, TEXT, "ok\n".to_owned()),
             "/readyz" => readiness(&proxy),
+            "/credits" => (
+                StatusCode::OK,
+                JSON,
+                format!("{}\n", proxy.credits_report()),
+            ),
             "/metrics" => {
+                // Sets each credential's credits_remaining as of now.
+                let _ = proxy.credits_report();
                 let states: Vec<_> = proxy.credentials().iter().map(|c| c.status()).collect();
                 if let Some(cluster) = proxy.cluster() {
                     let store = cluster.store();
@@ -263,7 +270,7 @@ fn admin_handler(
             _ => (
                 StatusCode::NOT_FOUND,
                 TEXT,
-                "not found: try /healthz, /readyz or /metrics\n".to_owned(),
+                "not found: try /healthz, /readyz, /metrics or /credits\n".to_owned(),
             ),
         };
         let mut resp = Response::new(full(text));

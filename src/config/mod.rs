@@ -82,6 +82,8 @@ pub struct CredentialConfig {
     pub name: String,
     pub zoho: ZohoConfig,
     pub rate_limit: RateLimitConfig,
+    /// `daily_credits` and `reserve`.
+    pub credits: crate::credits::CreditBudget,
 }
 
 impl Config {
@@ -459,6 +461,7 @@ impl Compiler<'_> {
                 Ok(vec![CredentialConfig {
                     name: DEFAULT_CREDENTIAL.to_owned(),
                     rate_limit: self.rate_limit(rate_limit.as_ref().map(|r| r.get_ref()))?,
+                    credits: self.credit_budget(&z)?,
                     zoho: self.zoho(z)?,
                 }])
             }
@@ -494,12 +497,99 @@ impl Compiler<'_> {
                     out.push(CredentialConfig {
                         name: name.into_inner(),
                         rate_limit,
+                        credits: self.credit_budget(&entry)?,
                         zoho: self.zoho(entry)?,
                     });
                 }
                 Ok(out)
             }
         }
+    }
+
+    /// `daily_credits` and `reserve` of a credential.
+    fn credit_budget(&self, z: &raw::RawZoho) -> Result<crate::credits::CreditBudget, ConfigError> {
+        let daily = match &z.daily_credits {
+            Some(d) if *d.get_ref() == 0 => {
+                return Err(self.at(d, "daily_credits must be at least 1"))
+            }
+            d => d.as_ref().map(|d| *d.get_ref()),
+        };
+        let reserve = match (&z.reserve, daily) {
+            (None, _) => 0,
+            (Some(r), None) => {
+                return Err(self.at(
+                    r,
+                    "reserve is a part of daily_credits: set daily_credits too",
+                ))
+            }
+            (Some(r), Some(daily)) => {
+                let f = self.percent(r, "reserve")?;
+                (daily as f64 * f).ceil() as u64
+            }
+        };
+        Ok(crate::credits::CreditBudget { daily, reserve })
+    }
+
+    /// `"20%"` as 0.2; more than 0 and at most 100 %.
+    fn percent(&self, s: &Spanned<String>, what: &str) -> Result<f64, ConfigError> {
+        let v = s
+            .get_ref()
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|n| *n > 0.0 && *n <= 100.0);
+        v.map(|n| n / 100.0).ok_or_else(|| {
+            self.at(
+                s,
+                format!("{what} must be a percentage above 0% and at most 100%, like \"20%\""),
+            )
+        })
+    }
+
+    /// A route's credit settings.
+    fn route_credits(
+        &self,
+        name: &str,
+        r: &raw::RawRoute,
+        credential: &CredentialConfig,
+    ) -> Result<crate::credits::RouteCredits, ConfigError> {
+        use crate::credits::RouteBudget;
+        let budget = match (&r.daily_credits, &r.credit_share) {
+            (Some(d), Some(_)) => {
+                return Err(self.at(
+                    d,
+                    format!("route {name}: daily_credits and credit_share cannot both be set"),
+                ))
+            }
+            (Some(d), None) if *d.get_ref() == 0 => {
+                return Err(self.at(d, format!("route {name}: daily_credits must be at least 1")))
+            }
+            (Some(d), None) => Some(RouteBudget::Fixed(*d.get_ref())),
+            (None, Some(s)) => {
+                if credential.credits.daily.is_none() {
+                    return Err(self.at(
+                        s,
+                        format!(
+                            "route {name}: credit_share is a share of the credential's daily_credits, which credential {:?} does not set",
+                            credential.name
+                        ),
+                    ));
+                }
+                Some(RouteBudget::Share(self.percent(s, "credit_share")?))
+            }
+            (None, None) => None,
+        };
+        let price = match &r.credits {
+            Some(c) if *c.get_ref() == 0 => {
+                return Err(self.at(c, format!("route {name}: credits must be at least 1")))
+            }
+            c => c.as_ref().map(|c| *c.get_ref()),
+        };
+        Ok(crate::credits::RouteCredits {
+            price,
+            budget,
+            priority: r.priority.unwrap_or(false),
+        })
     }
 
     /// A count that must be at least 1.
@@ -896,6 +986,7 @@ impl Compiler<'_> {
         let name = r.name.clone().unwrap_or_else(|| format!("routes[{index}]"));
         let credential = self.route_credential(&name, &r, credentials)?;
         let strip_prefix = self.strip_prefix(&name, &r)?;
+        let credits = self.route_credits(&name, &r, &credentials[credential])?;
         let pattern: PathPattern = r
             .path
             .get_ref()
@@ -977,6 +1068,7 @@ impl Compiler<'_> {
             limit,
             credential,
             strip_prefix,
+            credits,
         })
     }
 }

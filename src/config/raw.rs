@@ -96,6 +96,10 @@ pub struct RawAdmin {
 pub struct RawZoho {
     pub name: Option<Spanned<String>>,
     pub rate_limit: Option<Spanned<RawRateLimit>>,
+    /// The org's API credits per rolling 24 h.
+    pub daily_credits: Option<Spanned<u64>>,
+    /// `"10%"`: the last part of `daily_credits`, for `priority` routes.
+    pub reserve: Option<Spanned<String>>,
     pub data_center: Option<Spanned<String>>,
     pub client_id: Spanned<String>,
     pub client_secret: Spanned<RawSecret>,
@@ -147,6 +151,14 @@ pub struct RawRoute {
     pub credential: Option<Spanned<String>>,
     /// A literal leading part of `path` that is not forwarded.
     pub strip_prefix: Option<Spanned<String>>,
+    /// The price of each call in credits, instead of the cost model.
+    pub credits: Option<Spanned<u32>>,
+    /// `"20%"` of the credential's `daily_credits`.
+    pub credit_share: Option<Spanned<String>>,
+    /// This route's own credits per rolling 24 h.
+    pub daily_credits: Option<Spanned<u64>>,
+    /// May use the credential's `reserve`.
+    pub priority: Option<bool>,
 }
 
 /// `requires = "Scope"` or `requires = ["Scope", "Scope"]` (all needed).

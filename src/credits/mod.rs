@@ -474,6 +474,11 @@ impl Charge {
         }
     }
 
+    /// The price of one attempt.
+    pub fn price(&self) -> u64 {
+        self.cost
+    }
+
     /// Credits this call has cost so far.
     pub fn spent(&self) -> u64 {
         self.cost * u64::from(self.attempts)

@@ -23,15 +23,19 @@ use tokio::time::Instant;
 
 use super::{headers, Call, Outcome, Proxy};
 use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
+use crate::credits::Charge;
 use crate::deadline::{stalled, Pace, Paced, Stalled, Tripped};
 use crate::error::ProxyError;
 use crate::limit::Permit;
 use crate::retry::{self, Attempt, Next, Progress};
 use crate::token::rejection::{dead_token_code, Product};
 use crate::token::AccessToken;
+use crate::upstream::SendError;
 
 /// How much of a 401 answer is read to see whether the token was the problem.
 const MAX_401_INSPECTED: usize = 64 * 1024;
+/// How much of a 429 answer is read to see whether the credits are spent.
+const MAX_429_INSPECTED: usize = 16 * 1024;
 
 /// The request body as the proxy holds it: small bodies in memory (so they
 /// can be sent again), large ones as a one-shot stream.
@@ -147,6 +151,8 @@ enum Verdict {
     Done(Response<ProxyBody>),
     /// A 401 whose code (kept here) says the token is dead.
     TokenRejected(Response<ProxyBody>, String),
+    /// A 429 that says the org's API credits are spent.
+    CreditsSpent(Response<ProxyBody>),
 }
 
 impl Proxy {
@@ -155,9 +161,12 @@ impl Proxy {
         call: &Call<'_>,
         mut token: Arc<AccessToken>,
         body: &mut RequestBody,
+        charge: &mut Charge,
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let started = Instant::now();
+        let credits = call.credential.credits();
+        let budget = &call.credential.config().credits;
         let policy = &call.active.config.retry;
         let product = Product::of(call.route.upstream, call.path.as_str());
         let mut tries = 1;
@@ -186,6 +195,18 @@ impl Proxy {
                 .await;
             self.metrics.upstream(&call.route.name, sending.elapsed());
             outcome.upstream += sending.elapsed();
+            // Every attempt that may have reached Zoho costs credits.
+            if !matches!(sent, Err(SendError::Connect { .. })) {
+                charge.attempt_sent();
+                self.metrics.credits_spent(
+                    call.credential.name(),
+                    &call.route.name,
+                    charge.price(),
+                );
+            }
+            if let Ok(resp) = &sent {
+                credits.learn(budget, resp.headers());
+            }
             if let (Err(_), Some(stalled)) = (&sent, body.stalled()) {
                 // The client's fault, not Zoho's: never retried (the body is
                 // gone anyway), and said so.
@@ -220,6 +241,10 @@ impl Proxy {
                                 Ok(resp)
                             }
                         }
+                    }
+                    Verdict::CreditsSpent(resp) => {
+                        credits.zoho_exhausted(budget);
+                        Ok(resp)
                     }
                     Verdict::TokenRejected(resp, _) | Verdict::Done(resp) => Ok(resp),
                 },
@@ -356,6 +381,9 @@ async fn settle(
 /// Zoho rejected the token, in `product`'s words. Scope and org mismatches
 /// and everything else pass through untouched.
 async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+        return classify_429(resp).await;
+    }
     if resp.status() != StatusCode::UNAUTHORIZED {
         return Verdict::Done(resp);
     }
@@ -375,5 +403,28 @@ async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
     match rejected {
         Some(code) => Verdict::TokenRejected(resp, code),
         None => Verdict::Done(resp),
+    }
+}
+
+/// Reads a 429 (a bounded prefix) to tell a spent credit allowance from a
+/// concurrency or rate limit; the answer goes on unchanged either way.
+async fn classify_429(resp: Response<ProxyBody>) -> Verdict {
+    let (parts, body) = resp.into_parts();
+    let prefixed = match read_prefix(body, MAX_429_INSPECTED).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(error = %e, "reading a 429 answer failed");
+            return Verdict::Done(Response::from_parts(parts, crate::body::empty()));
+        }
+    };
+    let spent = match &prefixed {
+        Prefixed::Complete(bytes) => crate::credits::is_credit_429(&parts.headers, bytes),
+        Prefixed::Partial { .. } => crate::credits::is_credit_429(&parts.headers, b""),
+    };
+    let resp = Response::from_parts(parts, prefixed.into_body());
+    if spent {
+        Verdict::CreditsSpent(resp)
+    } else {
+        Verdict::Done(resp)
     }
 }

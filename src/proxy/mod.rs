@@ -29,6 +29,7 @@ use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
 use crate::metrics::Metrics;
 use crate::route::{Decision, Denial, Route};
+use crate::token::rejection::Product;
 use crate::token::{AccessToken, TokenManager};
 use exchange::{RequestBody, Unkept};
 
@@ -151,6 +152,32 @@ impl Proxy {
         &self.metrics
     }
 
+    /// `/credits`: each credential's API credits in the last 24 hours, its
+    /// budget and what is left, and the same for each of its routes.
+    pub fn credits_report(&self) -> serde_json::Value {
+        let active = self.active.load();
+        let mut out = serde_json::Map::new();
+        for (i, credential) in active.credentials.iter().enumerate() {
+            let budget = &credential.config().credits;
+            let routes = active.config.routes.of_credential(i);
+            let (total, routes) = credential
+                .credits()
+                .usage(budget, routes.map(|r| (r.name.as_str(), &r.credits)));
+            if let Some(left) = total.remaining {
+                self.metrics.credits_remaining(credential.name(), left);
+            }
+            let mut entry = serde_json::json!(total);
+            entry["reserve"] = serde_json::Value::from(budget.reserve);
+            entry["routes"] = routes
+                .into_iter()
+                .map(|(name, usage)| (name, serde_json::json!(usage)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            out.insert(credential.name().to_owned(), entry);
+        }
+        serde_json::json!({ "window": "24h", "credentials": out })
+    }
+
     /// The shared store, with `[cluster]`.
     pub fn cluster(&self) -> Option<&Cluster> {
         self.cluster.as_ref()
@@ -268,6 +295,7 @@ impl Proxy {
         let mut body =
             RequestBody::read(body, server.replay_buffer, &active.replay, server.pace).await?;
         inspect_body(&mut decision, &parts.method, &body, server.replay_buffer)?;
+        let mut charge = charge_credits(credential, &decision, &parts, &body)?;
         let token = credential.tokens().token(deadline).await?;
         check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {
@@ -280,7 +308,8 @@ impl Proxy {
             heavy: decision.heavy,
             deadline,
         };
-        self.exchange(&call, token, &mut body, outcome).await
+        self.exchange(&call, token, &mut body, &mut charge, outcome)
+            .await
     }
 
     /// Stage 1: with `[[clients]]`, the client's key before anything else
@@ -425,6 +454,40 @@ fn inspect_body(
             path,
         }),
     }
+}
+
+/// Stage 6: what the call costs in API credits, charged now if every budget
+/// it falls under has room (given back if nothing reaches Zoho), else 429
+/// before the token stage: a refused call costs Zoho nothing.
+fn charge_credits(
+    credential: &Credential,
+    decision: &Decision<'_>,
+    parts: &http::request::Parts,
+    body: &RequestBody,
+) -> Result<crate::credits::Charge, ProxyError> {
+    let route = decision.route;
+    let cost = route.credits.price.unwrap_or_else(|| {
+        let path = decision.forward.as_str();
+        crate::credits::cost::cost(
+            Product::of(route.upstream, path),
+            &parts.method,
+            path,
+            parts.uri.query(),
+            body.kept().ok().map(|b| &b[..]),
+        )
+    });
+    credential
+        .credits()
+        .reserve(
+            &credential.config().credits,
+            &route.name,
+            &route.credits,
+            cost,
+        )
+        .map_err(|exhausted| ProxyError::CreditBudgetExhausted {
+            route: route.name.clone(),
+            exhausted,
+        })
 }
 
 /// After the token: when Zoho told us what the token was granted, a request

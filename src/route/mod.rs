@@ -89,6 +89,8 @@ pub struct Route {
     pub credential: usize,
     /// A literal leading part of the path that is not forwarded.
     pub strip_prefix: Option<String>,
+    /// Its price and budget in API credits.
+    pub credits: crate::credits::RouteCredits,
 }
 
 #[derive(Debug, Default)]
@@ -254,6 +256,7 @@ mod tests {
             strip_prefix: None,
             upstream: Upstream::Api,
             limit: None,
+            credits: Default::default(),
         }
     }
 

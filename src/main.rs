@@ -50,6 +50,15 @@ enum Command {
         #[arg(long)]
         online: bool,
     },
+    /// API credits: each credential's budget and what its routes spent in the last 24 hours.
+    Credits {
+        #[arg(long, env = "ZOHO_PROXY_CONFIG", default_value = "./proxy.toml")]
+        config: PathBuf,
+        /// Also fetch Zoho's price of each call the routes allow (GET /crm/v8/__apis; needs
+        /// ZohoCRM.apis.READ in the grant).
+        #[arg(long)]
+        online: bool,
+    },
     /// Print the Zoho scope(s) the catalog says a call needs, to help write routes.
     Scopes {
         /// The request path, e.g. /crm/v8/Leads/search
@@ -319,6 +328,19 @@ async fn main() -> anyhow::Result<()> {
                         std::process::exit(1);
                     }
                 }
+            }
+        }
+        Command::Credits { config, online } => {
+            let config = match config::load(&config) {
+                Ok(c) => Arc::new(c),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            };
+            print!("{}", zoho_proxy::credits::report::table(&config));
+            if online {
+                finish(zoho_proxy::credits::report::online(config).await);
             }
         }
         Command::Scopes {

@@ -216,3 +216,66 @@ async fn a_restart_keeps_the_days_credits_beside_the_token_cache() {
     drop(bin);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_credits_command_shows_budgets_spent_credits_and_zohos_prices() {
+    let fake = FakeZoho::start().await.unwrap();
+    let dir = temp_dir("credits-cli");
+    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+    let config = fake.proxy_config(
+        "127.0.0.1:0",
+        "",
+        "ca_file = \"ca.pem\"\ndaily_credits = 5000\nreserve = \"10%\"",
+        ROUTES,
+    );
+    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    fake.script_api(ApiReply::status(
+        200,
+        r#"{"__apis":[
+            {"path":"/crm/v8/Leads","operation_types":[
+                {"method":"POST","oauth_scope":"ZohoCRM.modules.leads.CREATE","max_credits":10,"min_credits":1},
+                {"method":"DELETE","oauth_scope":"ZohoCRM.modules.leads.DELETE","max_credits":1,"min_credits":1}]},
+            {"path":"/crm/v8/Accounts","operation_types":[{"method":"GET","max_credits":1,"min_credits":1}]}]}"#,
+    ));
+    let run = |args: &'static [&'static str]| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_zoho-proxy"))
+                .arg("credits")
+                .args(args)
+                .arg("--config")
+                .arg(dir.join("proxy.toml"))
+                .env("RUST_LOG", "error")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(&["--online"]).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("credential default: daily_credits 5000 (reserve 500 for priority routes)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("daily_credits 30"), "{stdout}");
+    assert!(stdout.contains("priority"), "{stdout}");
+    // Zoho's prices, only for calls a route allows (POST Leads: route
+    // inserts; DELETE Leads and Accounts: no route).
+    let prices: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['G', 'P', 'D']))
+        .collect();
+    assert_eq!(prices.len(), 1, "{stdout}");
+    assert!(
+        prices[0].contains("/crm/v8/Leads")
+            && prices[0].contains("10")
+            && prices[0].ends_with("inserts"),
+        "{stdout}"
+    );
+    assert_eq!(fake.requests().last().unwrap().path, "/crm/v8/__apis");
+    let _ = std::fs::remove_dir_all(dir);
+}

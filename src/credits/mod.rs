@@ -18,6 +18,7 @@
 
 pub mod cost;
 mod persist;
+pub mod report;
 pub mod window;
 
 use std::collections::HashMap;

@@ -102,21 +102,35 @@ pub struct Credential {
 struct CreditsUnit {
     credits: Arc<Credits>,
     _saver: Option<AbortOnDrop>,
+    /// With `[cluster]`: exchanges counts with the other replicas.
+    _sharer: Option<AbortOnDrop>,
 }
 
 impl CreditsUnit {
-    fn start(config: &CredentialConfig, refresh: Refresh) -> Arc<CreditsUnit> {
+    fn start(
+        config: &CredentialConfig,
+        refresh: Refresh,
+        cluster: Option<&Cluster>,
+    ) -> Arc<CreditsUnit> {
         let file = config
             .zoho
             .token_cache
             .as_deref()
             .map(crate::credits::beside);
         let credits = Credits::new(&config.name, file);
-        let saver = (refresh == Refresh::Background)
-            .then(|| AbortOnDrop(tokio::spawn(credits.clone().keep_saved())));
+        let serving = refresh == Refresh::Background;
+        let saver = serving.then(|| AbortOnDrop(tokio::spawn(credits.clone().keep_saved())));
+        let sharer = cluster.filter(|_| serving).map(|c| {
+            credits.share();
+            let keys = c.store.keys(&config.name);
+            AbortOnDrop(tokio::spawn(
+                credits.clone().keep_shared(c.store.clone(), keys),
+            ))
+        });
         Arc::new(CreditsUnit {
             credits,
             _saver: saver,
+            _sharer: sharer,
         })
     }
 }
@@ -158,7 +172,7 @@ impl Credential {
         let token = TokenUnit::start(&config, &client, metrics, refresh, cluster, None)?;
         Ok(Credential {
             limits: limits_for(&config, cluster),
-            credits: CreditsUnit::start(&config, refresh),
+            credits: CreditsUnit::start(&config, refresh, cluster),
             client,
             token,
             config,
@@ -220,7 +234,7 @@ impl Credential {
         let credits = if old.credits.credits.file() == file.as_ref() {
             old.credits.clone()
         } else {
-            CreditsUnit::start(&config, refresh)
+            CreditsUnit::start(&config, refresh, cluster)
         };
         Ok(Arc::new(Credential {
             config,

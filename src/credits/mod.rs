@@ -32,6 +32,12 @@ use tokio::sync::Notify;
 pub use persist::beside;
 use window::{Window, MINUTES};
 
+/// The field of a minute's shared counts that holds the credential's total.
+const TOTAL: &str = "t";
+
+/// How often a replica exchanges credit counts with the others.
+pub const SHARE_EVERY: Duration = Duration::from_secs(1);
+
 /// A credential's budget, from its config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CreditBudget {
@@ -115,9 +121,27 @@ struct State {
     /// Budgets past 80 %, warned about once until they drop below again.
     warned: HashMap<String, bool>,
     dirty: bool,
+    /// With `[cluster]`: changes not yet sent to Redis, by (minute, field):
+    /// `t` the total, `r:<route>` a route.
+    pending: Option<HashMap<(u64, String), i64>>,
 }
 
 impl State {
+    /// Records a change for the other replicas (with `[cluster]`).
+    fn note(&mut self, minute: u64, route: Option<&str>, n: i64) {
+        if let Some(p) = &mut self.pending {
+            *p.entry((minute, TOTAL.to_owned())).or_default() += n;
+            if let Some(r) = route {
+                *p.entry((minute, format!("r:{r}"))).or_default() += n;
+            }
+        }
+    }
+
+    fn add_total(&mut self, minute: u64, n: u64) {
+        self.total.add(minute, n);
+        self.note(minute, None, n as i64);
+    }
+
     fn advance(&mut self, minute: u64) {
         self.total.advance(minute);
         for w in self.routes.values_mut() {
@@ -282,6 +306,7 @@ impl Credits {
             .entry(route.to_owned())
             .or_default()
             .add(minute, n);
+        st.note(minute, Some(route), n as i64);
         st.dirty = true;
         self.saved.notify_one();
     }
@@ -292,6 +317,7 @@ impl Credits {
         if let Some(w) = st.routes.get_mut(route) {
             w.remove(minute, n);
         }
+        st.note(minute, Some(route), -(n as i64));
         st.dirty = true;
         self.saved.notify_one();
     }
@@ -341,9 +367,11 @@ impl Credits {
         let spent = st.total.sum();
         if spent_by_zoho > spent {
             // Spent elsewhere (other integrations of the org): counted now.
-            st.total.add(minute, spent_by_zoho - spent);
+            st.add_total(minute, spent_by_zoho - spent);
         } else if spent_by_zoho < spent {
-            st.total.remove_oldest(spent - spent_by_zoho);
+            for (m, n) in st.total.remove_oldest(spent - spent_by_zoho) {
+                st.note(m, None, -(n as i64));
+            }
         }
         if remaining == 0 {
             if let Some(reset) = number("x-rate-limit-reset") {
@@ -363,7 +391,7 @@ impl Credits {
         st.advance(minute);
         let spent = st.total.sum();
         if spent < daily {
-            st.total.add(minute, daily - spent);
+            st.add_total(minute, daily - spent);
         }
         st.dirty = true;
         self.saved.notify_one();
@@ -443,6 +471,99 @@ impl Credits {
             let me = self.clone();
             let _ = tokio::task::spawn_blocking(move || me.save()).await;
         }
+    }
+}
+
+impl Credits {
+    /// With `[cluster]`: from now on, record every change for the others.
+    pub fn share(&self) {
+        let mut st = self.lock();
+        if st.pending.is_none() {
+            st.pending = Some(HashMap::new());
+        }
+    }
+
+    /// Exchanges counts with the other replicas every [`SHARE_EVERY`]: sends
+    /// this replica's changes and takes the shared counts of the current
+    /// and previous minute (of the whole day on the first success). While
+    /// Redis is unreachable changes wait here, and the estimate is this
+    /// replica's alone. Runs until aborted (the credential owns the task).
+    pub async fn keep_shared(
+        self: Arc<Self>,
+        store: crate::coord::redis::RedisStore,
+        keys: crate::coord::redis::Keys,
+    ) {
+        self.share();
+        let mut whole_day = true;
+        loop {
+            let minute = self.minute();
+            let fetch: Vec<u64> = if whole_day {
+                (minute.saturating_sub(MINUTES - 1)..=minute).collect()
+            } else {
+                vec![minute.saturating_sub(1), minute]
+            };
+            let deltas: Vec<(u64, String, i64)> = {
+                let mut st = self.lock();
+                let pending = st.pending.get_or_insert_with(HashMap::new);
+                pending
+                    .drain()
+                    .filter(|(_, n)| *n != 0)
+                    .map(|((m, f), n)| (m, f, n))
+                    .collect()
+            };
+            match store.sync_credits(&keys, &deltas, &fetch).await {
+                Ok(counts) => {
+                    whole_day = false;
+                    self.merge(counts);
+                }
+                Err(e) => {
+                    tracing::debug!(credential = %self.credential, error = %e, "credit counts not shared this time");
+                    let mut st = self.lock();
+                    let pending = st.pending.get_or_insert_with(HashMap::new);
+                    for (m, f, n) in deltas {
+                        *pending.entry((m, f)).or_default() += n;
+                    }
+                }
+            }
+            tokio::time::sleep(SHARE_EVERY).await;
+        }
+    }
+
+    /// Takes the shared counts of some minutes: each becomes what all
+    /// replicas sent plus what this one changed since.
+    fn merge(&self, counts: Vec<(u64, Vec<(String, i64)>)>) {
+        let minute = self.minute();
+        let mut st = self.lock();
+        st.advance(minute);
+        for (m, fields) in counts {
+            let pending = |st: &State, f: &str| {
+                st.pending
+                    .as_ref()
+                    .and_then(|p| p.get(&(m, f.to_owned())))
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let value = |f: &str| fields.iter().find(|(k, _)| k == f).map_or(0, |(_, v)| *v);
+            let total = (value(TOTAL) + pending(&st, TOTAL)).max(0) as u64;
+            st.total.set(m, total);
+            let mut routes: Vec<String> = st.routes.keys().cloned().collect();
+            for (k, _) in &fields {
+                if let Some(r) = k.strip_prefix("r:") {
+                    if !st.routes.contains_key(r) {
+                        routes.push(r.to_owned());
+                    }
+                }
+            }
+            for r in routes {
+                let field = format!("r:{r}");
+                let n = (value(&field) + pending(&st, &field)).max(0) as u64;
+                let w = st.routes.entry(r).or_default();
+                w.advance(minute);
+                w.set(m, n);
+            }
+        }
+        st.dirty = true;
+        self.saved.notify_one();
     }
 }
 

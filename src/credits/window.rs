@@ -74,20 +74,44 @@ impl Window {
         }
     }
 
-    /// Takes `n` credits off, oldest first (Zoho says fewer were spent).
-    pub fn remove_oldest(&mut self, n: u64) {
+    /// Takes `n` credits off, oldest first (Zoho says fewer were spent);
+    /// what was taken from which minute.
+    pub fn remove_oldest(&mut self, n: u64) -> Vec<(u64, u64)> {
+        let mut taken = Vec::new();
         let mut left = n.min(self.sum);
         let mut m = self.oldest;
         while left > 0 && m < self.oldest + MINUTES {
             let slot = &mut self.buckets[(m % MINUTES) as usize];
-            if slot.0 == m {
+            if slot.0 == m && slot.1 > 0 {
                 let take = slot.1.min(left);
                 slot.1 -= take;
                 self.sum -= take;
                 left -= take;
+                taken.push((m, take));
             }
             m += 1;
         }
+        taken
+    }
+
+    /// The credits of minute `m` (0 outside the window).
+    pub fn get(&self, m: u64) -> u64 {
+        match self.buckets[(m % MINUTES) as usize] {
+            (at, n) if at == m && m >= self.oldest => n,
+            _ => 0,
+        }
+    }
+
+    /// Sets minute `m` to `n` (a count learned from the other replicas);
+    /// ignored outside the window.
+    pub fn set(&mut self, m: u64, n: u64) {
+        if m < self.oldest || m >= self.oldest + MINUTES {
+            return;
+        }
+        let slot = &mut self.buckets[(m % MINUTES) as usize];
+        let old = if slot.0 == m { slot.1 } else { 0 };
+        self.sum = self.sum - old + n;
+        *slot = (m, n);
     }
 
     /// Credits in the window (call [`Window::advance`] first).

@@ -276,17 +276,19 @@ impl Credits {
             }
         }
         if let Some(limit) = settings.limit(budget) {
-            let w = st.routes.entry(route.to_owned()).or_default();
-            w.advance(minute);
-            let after = w.sum() + u64::from(cost);
-            if after > limit {
-                return Err(Exhausted {
-                    budget: format!("route \"{route}\" daily_credits {limit}"),
-                    spent: w.sum(),
-                    cost,
-                    retry_after: refill(w, after - limit),
-                });
-            }
+            with_route(&mut st.routes, route, |w| {
+                w.advance(minute);
+                let after = w.sum() + u64::from(cost);
+                if after > limit {
+                    return Err(Exhausted {
+                        budget: format!("route \"{route}\" daily_credits {limit}"),
+                        spent: w.sum(),
+                        cost,
+                        retry_after: refill(w, after - limit),
+                    });
+                }
+                Ok(())
+            })?;
         }
         self.add(&mut st, minute, route, u64::from(cost));
         self.warn_if_high(&mut st, budget, route, settings);
@@ -302,10 +304,7 @@ impl Credits {
 
     fn add(&self, st: &mut State, minute: u64, route: &str, n: u64) {
         st.total.add(minute, n);
-        st.routes
-            .entry(route.to_owned())
-            .or_default()
-            .add(minute, n);
+        with_route(&mut st.routes, route, |w| w.add(minute, n));
         st.note(minute, Some(route), n as i64);
         st.dirty = true;
         self.saved.notify_one();
@@ -324,20 +323,26 @@ impl Credits {
 
     /// One warn line when a budget passes 80 %, again only after it fell below.
     fn warn_if_high(&self, st: &mut State, budget: &CreditBudget, route: &str, rc: &RouteCredits) {
-        let mut check = |key: String, spent: u64, limit: Option<u64>| {
+        // Keyed by route name; "" is the credential's own budget.
+        let mut check = |key: &str, spent: u64, limit: Option<u64>| {
             let Some(limit) = limit.filter(|l| *l > 0) else {
                 return;
             };
             let high = spent * 5 >= limit * 4;
-            let was = st.warned.insert(key.clone(), high).unwrap_or(false);
+            let was = match st.warned.get_mut(key) {
+                Some(w) => std::mem::replace(w, high),
+                None if high => st.warned.insert(key.to_owned(), true).unwrap_or(false),
+                None => false,
+            };
             if high && !was {
-                tracing::warn!(credential = %self.credential, budget = %key, spent, limit, "credit budget past 80 %");
+                let budget = if key.is_empty() { "credential" } else { key };
+                tracing::warn!(credential = %self.credential, budget, spent, limit, "credit budget past 80 %");
             }
         };
         let total = st.total.sum();
         let route_spent = st.routes.get(route).map_or(0, Window::sum);
-        check("credential".to_owned(), total, budget.daily);
-        check(format!("route {route}"), route_spent, rc.limit(budget));
+        check("", total, budget.daily);
+        check(route, route_spent, rc.limit(budget));
     }
 
     /// Corrects the estimate from what Zoho said in an answer's headers.
@@ -571,6 +576,22 @@ impl Drop for Credits {
     fn drop(&mut self) {
         self.save();
     }
+}
+
+/// `f` on the window of `route`, created on first use (so a known route
+/// costs no allocation).
+fn with_route<R>(
+    routes: &mut HashMap<String, Window>,
+    route: &str,
+    f: impl FnOnce(&mut Window) -> R,
+) -> R {
+    if let Some(w) = routes.get_mut(route) {
+        return f(w);
+    }
+    let mut w = Window::default();
+    let out = f(&mut w);
+    routes.insert(route.to_owned(), w);
+    out
 }
 
 /// Credits charged for one call; given back when dropped unless an attempt

@@ -31,6 +31,8 @@ pub struct Client {
     /// On top of the route's and the credential's (this replica's share
     /// with `[cluster]`).
     pub limit: Option<Limit>,
+    /// API credits it may spend per rolling 24 h on each credential.
+    pub daily_credits: Option<u64>,
 }
 
 impl Client {
@@ -41,6 +43,7 @@ impl Client {
             key: KeyHash::of(key),
             routes: routes.map(Vec::into_boxed_slice),
             limit,
+            daily_credits: None,
         }
     }
 

@@ -43,7 +43,17 @@ impl Compiler<'_> {
                     Some(Limit::shared(&name, spec, replicas))
                 }
             };
-            let client = Client::new(name, key.expose().as_bytes(), allowed, limit);
+            let daily_credits = match &entry.daily_credits {
+                Some(d) if *d.get_ref() == 0 => {
+                    return Err(self.at(
+                        d,
+                        format!("client {name}: daily_credits must be at least 1"),
+                    ))
+                }
+                d => d.as_ref().map(|d| *d.get_ref()),
+            };
+            let mut client = Client::new(name, key.expose().as_bytes(), allowed, limit);
+            client.daily_credits = daily_credits;
             if let Some(other) = out.iter().find(|c| c.same_key(&client)) {
                 return Err(self.at(
                     &key_span,

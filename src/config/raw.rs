@@ -43,6 +43,8 @@ pub struct RawClient {
     /// Route names it may use; absent: all.
     pub routes: Option<Spanned<Vec<Spanned<String>>>>,
     pub rate_limit: Option<Spanned<RawRouteLimit>>,
+    /// API credits this client may spend per rolling 24 h, per credential.
+    pub daily_credits: Option<Spanned<u64>>,
 }
 
 /// `[cluster]`.

@@ -118,6 +118,8 @@ struct State {
     routes: HashMap<String, Window>,
     /// Zoho said the daily allowance is spent until then (Books' reset).
     blocked_until_ms: u64,
+    /// Per client (with `[[clients]]`).
+    clients: HashMap<String, Window>,
     /// Budgets past 80 %, warned about once until they drop below again.
     warned: HashMap<String, bool>,
     dirty: bool,
@@ -137,6 +139,12 @@ impl State {
         }
     }
 
+    fn note_client(&mut self, minute: u64, client: &str, n: i64) {
+        if let Some(p) = &mut self.pending {
+            *p.entry((minute, format!("c:{client}"))).or_default() += n;
+        }
+    }
+
     fn add_total(&mut self, minute: u64, n: u64) {
         self.total.add(minute, n);
         self.note(minute, None, n as i64);
@@ -144,7 +152,7 @@ impl State {
 
     fn advance(&mut self, minute: u64) {
         self.total.advance(minute);
-        for w in self.routes.values_mut() {
+        for w in self.routes.values_mut().chain(self.clients.values_mut()) {
             w.advance(minute);
         }
     }
@@ -193,6 +201,14 @@ impl Credits {
                             }
                         }
                     }
+                    for (client, buckets) in loaded.clients {
+                        let w = state.clients.entry(client).or_default();
+                        for (m, n) in buckets {
+                            if m + MINUTES > minute && m <= minute {
+                                w.add(m, n);
+                            }
+                        }
+                    }
                     state.blocked_until_ms = loaded.blocked_until_ms;
                     state.advance(minute);
                 }
@@ -230,6 +246,7 @@ impl Credits {
         budget: &CreditBudget,
         route: &str,
         settings: &RouteCredits,
+        client: Option<(&str, Option<u64>)>,
         cost: u32,
     ) -> Result<Charge, Exhausted> {
         let now_ms = self.clock.now_ms();
@@ -290,33 +307,60 @@ impl Credits {
                 Ok(())
             })?;
         }
-        self.add(&mut st, minute, route, u64::from(cost));
+        if let Some((name, Some(limit))) = client {
+            with_route(&mut st.clients, name, |w| {
+                w.advance(minute);
+                let after = w.sum() + u64::from(cost);
+                if after > limit {
+                    return Err(Exhausted {
+                        budget: format!("client \"{name}\" daily_credits {limit}"),
+                        spent: w.sum(),
+                        cost,
+                        retry_after: refill(w, after - limit),
+                    });
+                }
+                Ok(())
+            })?;
+        }
+        let client = client.map(|(name, _)| name.to_owned());
+        self.add(&mut st, minute, route, client.as_deref(), u64::from(cost));
         self.warn_if_high(&mut st, budget, route, settings);
         drop(st);
         Ok(Charge {
             credits: self.clone(),
             route: route.to_owned(),
+            client,
             minute,
             cost: u64::from(cost),
             attempts: 0,
         })
     }
 
-    fn add(&self, st: &mut State, minute: u64, route: &str, n: u64) {
+    fn add(&self, st: &mut State, minute: u64, route: &str, client: Option<&str>, n: u64) {
         st.total.add(minute, n);
         with_route(&mut st.routes, route, |w| w.add(minute, n));
         st.note(minute, Some(route), n as i64);
+        if let Some(c) = client {
+            with_route(&mut st.clients, c, |w| w.add(minute, n));
+            st.note_client(minute, c, n as i64);
+        }
         st.dirty = true;
         self.saved.notify_one();
     }
 
-    fn refund(&self, route: &str, minute: u64, n: u64) {
+    fn refund(&self, route: &str, client: Option<&str>, minute: u64, n: u64) {
         let mut st = self.lock();
         st.total.remove(minute, n);
         if let Some(w) = st.routes.get_mut(route) {
             w.remove(minute, n);
         }
         st.note(minute, Some(route), -(n as i64));
+        if let Some(c) = client {
+            if let Some(w) = st.clients.get_mut(c) {
+                w.remove(minute, n);
+            }
+            st.note_client(minute, c, -(n as i64));
+        }
         st.dirty = true;
         self.saved.notify_one();
     }
@@ -438,6 +482,20 @@ impl Credits {
         (total, routes)
     }
 
+    /// What each client spent on this credential in the last 24 hours.
+    pub fn clients_spent(&self) -> Vec<(String, u64)> {
+        let minute = self.minute();
+        let mut st = self.lock();
+        st.advance(minute);
+        let mut out: Vec<_> = st
+            .clients
+            .iter()
+            .map(|(c, w)| (c.clone(), w.sum()))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Writes the window to its file now (if it has one and changed).
     pub fn save(&self) {
         let Some(path) = &self.file else { return };
@@ -454,6 +512,11 @@ impl Credits {
                     .routes
                     .iter()
                     .map(|(r, w)| (r.clone(), w.buckets().collect()))
+                    .collect(),
+                clients: st
+                    .clients
+                    .iter()
+                    .map(|(c, w)| (c.clone(), w.buckets().collect()))
                     .collect(),
                 blocked_until_ms: st.blocked_until_ms,
             }
@@ -551,20 +614,33 @@ impl Credits {
             let value = |f: &str| fields.iter().find(|(k, _)| k == f).map_or(0, |(_, v)| *v);
             let total = (value(TOTAL) + pending(&st, TOTAL)).max(0) as u64;
             st.total.set(m, total);
-            let mut routes: Vec<String> = st.routes.keys().cloned().collect();
-            for (k, _) in &fields {
-                if let Some(r) = k.strip_prefix("r:") {
-                    if !st.routes.contains_key(r) {
-                        routes.push(r.to_owned());
+            // Routes (`r:`) and clients (`c:`) this replica or another knows.
+            for prefix in ["r:", "c:"] {
+                let known = if prefix == "r:" {
+                    &st.routes
+                } else {
+                    &st.clients
+                };
+                let mut names: Vec<String> = known.keys().cloned().collect();
+                for (k, _) in &fields {
+                    if let Some(r) = k.strip_prefix(prefix) {
+                        if !known.contains_key(r) {
+                            names.push(r.to_owned());
+                        }
                     }
                 }
-            }
-            for r in routes {
-                let field = format!("r:{r}");
-                let n = (value(&field) + pending(&st, &field)).max(0) as u64;
-                let w = st.routes.entry(r).or_default();
-                w.advance(minute);
-                w.set(m, n);
+                for name in names {
+                    let field = format!("{prefix}{name}");
+                    let n = (value(&field) + pending(&st, &field)).max(0) as u64;
+                    let map = if prefix == "r:" {
+                        &mut st.routes
+                    } else {
+                        &mut st.clients
+                    };
+                    let w = map.entry(name).or_default();
+                    w.advance(minute);
+                    w.set(m, n);
+                }
             }
         }
         st.dirty = true;
@@ -600,6 +676,7 @@ fn with_route<R>(
 pub struct Charge {
     credits: Arc<Credits>,
     route: String,
+    client: Option<String>,
     minute: u64,
     cost: u64,
     attempts: u32,
@@ -613,7 +690,13 @@ impl Charge {
         if self.attempts > 1 {
             let minute = self.credits.minute();
             let mut st = self.credits.lock();
-            self.credits.add(&mut st, minute, &self.route, self.cost);
+            self.credits.add(
+                &mut st,
+                minute,
+                &self.route,
+                self.client.as_deref(),
+                self.cost,
+            );
         }
     }
 
@@ -631,7 +714,8 @@ impl Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         if self.attempts == 0 {
-            self.credits.refund(&self.route, self.minute, self.cost);
+            self.credits
+                .refund(&self.route, self.client.as_deref(), self.minute, self.cost);
         }
     }
 }

@@ -18,6 +18,8 @@ pub(super) struct Saved {
     pub total: Vec<(u64, u64)>,
     pub routes: HashMap<String, Vec<(u64, u64)>>,
     #[serde(default)]
+    pub clients: HashMap<String, Vec<(u64, u64)>>,
+    #[serde(default)]
     pub blocked_until_ms: u64,
 }
 
@@ -103,6 +105,7 @@ mod tests {
             credential: "crm".into(),
             total: vec![(10, 3), (11, 4)],
             routes: HashMap::from([("r".to_owned(), vec![(10, 3)])]),
+            clients: HashMap::new(),
             blocked_until_ms: 0,
         };
         save(&path, &saved).unwrap();

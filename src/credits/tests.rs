@@ -20,12 +20,14 @@ async fn a_route_budget_refuses_the_call_that_would_overspend_until_the_day_roll
     let other = route(None, false);
     // Three 100-record inserts (10 credits each) fit in 30.
     for _ in 0..3 {
-        let mut c = credits.reserve(&budget, "inserts", &inserts, 10).unwrap();
+        let mut c = credits
+            .reserve(&budget, "inserts", &inserts, None, 10)
+            .unwrap();
         c.attempt_sent();
         tokio::time::advance(Duration::from_secs(60)).await;
     }
     let refused = credits
-        .reserve(&budget, "inserts", &inserts, 10)
+        .reserve(&budget, "inserts", &inserts, None, 10)
         .unwrap_err();
     assert!(
         refused
@@ -45,13 +47,13 @@ async fn a_route_budget_refuses_the_call_that_would_overspend_until_the_day_roll
     );
     // Another route is not affected.
     credits
-        .reserve(&budget, "reads", &other, 1)
+        .reserve(&budget, "reads", &other, None, 1)
         .unwrap()
         .attempt_sent();
     // After the Retry-After, it passes again.
     tokio::time::advance(refused.retry_after).await;
     credits
-        .reserve(&budget, "inserts", &inserts, 10)
+        .reserve(&budget, "inserts", &inserts, None, 10)
         .expect("room again after the window rolled")
         .attempt_sent();
     let (total, routes) = credits.usage(&budget, [("inserts", &inserts)]);
@@ -72,18 +74,22 @@ async fn the_reserve_is_for_priority_routes_only() {
     let normal = route(None, false);
     let urgent = route(None, true);
     credits
-        .reserve(&budget, "bulk", &normal, 90)
+        .reserve(&budget, "bulk", &normal, None, 90)
         .unwrap()
         .attempt_sent();
-    let e = credits.reserve(&budget, "bulk", &normal, 1).unwrap_err();
+    let e = credits
+        .reserve(&budget, "bulk", &normal, None, 1)
+        .unwrap_err();
     assert!(e.budget.contains("reserve of 10"), "{e:?}");
     for _ in 0..10 {
         credits
-            .reserve(&budget, "urgent", &urgent, 1)
+            .reserve(&budget, "urgent", &urgent, None, 1)
             .unwrap()
             .attempt_sent();
     }
-    assert!(credits.reserve(&budget, "urgent", &urgent, 1).is_err());
+    assert!(credits
+        .reserve(&budget, "urgent", &urgent, None, 1)
+        .is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -95,8 +101,8 @@ async fn a_call_that_never_reached_zoho_costs_nothing_and_replays_cost_again() {
     };
     let r = route(Some(RouteBudget::Share(0.5)), false);
     assert_eq!(r.limit(&budget), Some(5));
-    drop(credits.reserve(&budget, "r", &r, 5).unwrap());
-    let mut c = credits.reserve(&budget, "r", &r, 2).unwrap();
+    drop(credits.reserve(&budget, "r", &r, None, 5).unwrap());
+    let mut c = credits.reserve(&budget, "r", &r, None, 2).unwrap();
     c.attempt_sent();
     c.attempt_sent(); // a 401 replay
     assert_eq!(c.spent(), 4);
@@ -115,7 +121,7 @@ async fn zohos_numbers_correct_the_estimate_within_the_allowance() {
     };
     let r = route(None, false);
     credits
-        .reserve(&budget, "r", &r, 100)
+        .reserve(&budget, "r", &r, None, 100)
         .unwrap()
         .attempt_sent();
     let headers = |pairs: &[(&'static str, &str)]| {
@@ -143,7 +149,7 @@ async fn zohos_numbers_correct_the_estimate_within_the_allowance() {
             ("x-rate-limit-reset", "3600"),
         ]),
     );
-    let e = credits.reserve(&budget, "r", &r, 1).unwrap_err();
+    let e = credits.reserve(&budget, "r", &r, None, 1).unwrap_err();
     assert_eq!(e.retry_after, Duration::from_secs(3600));
     // Books' per-minute headers (limit 100) are not the daily cap.
     let books = Credits::new("books", None);
@@ -166,7 +172,7 @@ async fn a_credit_429_spends_the_day() {
     };
     credits.zoho_exhausted(&budget);
     let e = credits
-        .reserve(&budget, "r", &route(None, true), 1)
+        .reserve(&budget, "r", &route(None, true), None, 1)
         .unwrap_err();
     assert!(e.retry_after > Duration::from_secs(23 * 3600), "{e:?}");
     assert!(is_credit_429(
@@ -197,7 +203,7 @@ async fn the_window_survives_a_restart_through_its_file() {
     {
         let credits = Credits::new("crm", Some(file.clone()));
         credits
-            .reserve(&budget, "r", &r, 42)
+            .reserve(&budget, "r", &r, None, 42)
             .unwrap()
             .attempt_sent();
         credits.save();
@@ -206,4 +212,43 @@ async fn the_window_survives_a_restart_through_its_file() {
     let (total, routes) = again.usage(&budget, [("r", &r)]);
     assert_eq!((total.spent, routes[0].1.spent), (42, 42));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_budget_holds_across_routes() {
+    let credits = Credits::new("crm", None);
+    let budget = CreditBudget::default();
+    let r = route(None, false);
+    for route_name in ["a", "b", "a"] {
+        credits
+            .reserve(&budget, route_name, &r, Some(("billing", Some(3))), 1)
+            .unwrap()
+            .attempt_sent();
+    }
+    let e = credits
+        .reserve(&budget, "b", &r, Some(("billing", Some(3))), 1)
+        .unwrap_err();
+    assert!(
+        e.budget.contains("client \"billing\" daily_credits 3"),
+        "{e:?}"
+    );
+    // Another client, and calls without a client, are not affected.
+    credits
+        .reserve(&budget, "b", &r, Some(("reports", Some(3))), 1)
+        .unwrap()
+        .attempt_sent();
+    credits
+        .reserve(&budget, "b", &r, None, 1)
+        .unwrap()
+        .attempt_sent();
+    // A refused-later call (dropped unsent) gives the client's credit back.
+    drop(
+        credits
+            .reserve(&budget, "b", &r, Some(("reports", Some(3))), 1)
+            .unwrap(),
+    );
+    assert_eq!(
+        credits.clients_spent(),
+        vec![("billing".to_owned(), 3), ("reports".to_owned(), 1)]
+    );
 }

@@ -168,6 +168,14 @@ impl Proxy {
             }
             let mut entry = serde_json::json!(total);
             entry["reserve"] = serde_json::Value::from(budget.reserve);
+            let clients = credential.credits().clients_spent();
+            if !clients.is_empty() {
+                entry["clients"] = clients
+                    .into_iter()
+                    .map(|(name, spent)| (name, serde_json::json!({ "spent": spent })))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
             entry["routes"] = routes
                 .into_iter()
                 .map(|(name, usage)| (name, serde_json::json!(usage)))
@@ -295,7 +303,7 @@ impl Proxy {
         let mut body =
             RequestBody::read(body, server.replay_buffer, &active.replay, server.pace).await?;
         inspect_body(&mut decision, &parts.method, &body, server.replay_buffer)?;
-        let mut charge = charge_credits(credential, &decision, &parts, &body)?;
+        let mut charge = charge_credits(credential, client, &decision, &parts, &body)?;
         let token = credential.tokens().token(deadline).await?;
         check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {
@@ -461,6 +469,7 @@ fn inspect_body(
 /// before the token stage: a refused call costs Zoho nothing.
 fn charge_credits(
     credential: &Credential,
+    client: Option<&crate::clients::Client>,
     decision: &Decision<'_>,
     parts: &http::request::Parts,
     body: &RequestBody,
@@ -482,6 +491,7 @@ fn charge_credits(
             &credential.config().credits,
             &route.name,
             &route.credits,
+            client.map(|c| (c.name.as_str(), c.daily_credits)),
             cost,
         )
         .map_err(|exhausted| ProxyError::CreditBudgetExhausted {

@@ -35,6 +35,8 @@
 //! assert_eq!(read_only.missing(&needs.scopes).len(), 1);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod accept;
 pub mod base64;
 pub mod body;

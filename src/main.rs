@@ -1,6 +1,8 @@
 //! The `zoho-proxy` binary: argument parsing, logging, signals. Everything
 //! else lives in the library.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

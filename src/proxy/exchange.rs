@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::{headers, Call, Outcome, Proxy};
 use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
+use crate::canon::CanonicalPath;
 use crate::deadline::{stalled, Pace, Paced, Stalled, Tripped};
 use crate::error::ProxyError;
 use crate::limit::Permit;
@@ -287,19 +288,7 @@ fn build_request(
         .credential
         .zoho()
         .base_url(call.route.upstream, token.api_domain.as_deref());
-    let path = call.path;
-    let target = match call.parts.uri.query() {
-        Some(q) => format!("{base}{path}?{q}"),
-        None => format!("{base}{path}"),
-    };
-    let uri: Uri = target
-        .parse()
-        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
-    if uri.authority().is_none() {
-        return Err(ProxyError::Internal(format!(
-            "upstream URL {base} has no host"
-        )));
-    }
+    let uri = upstream_uri(&base, call.path, call.parts.uri.query())?;
     let mut headers = call.parts.headers.clone();
     headers::for_upstream(&mut headers, token.expose(), &call.route.headers)
         .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
@@ -312,6 +301,28 @@ fn build_request(
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Ok(req)
+}
+
+/// The URL Zoho gets: `base` (an origin), then the canonical path the route
+/// matched, then the client's query byte for byte.
+pub fn upstream_uri(
+    base: &str,
+    path: &CanonicalPath,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    let target = match query {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let uri: Uri = target
+        .parse()
+        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
+    if uri.authority().is_none() {
+        return Err(ProxyError::Internal(format!(
+            "upstream URL {base} has no host"
+        )));
+    }
+    Ok(uri)
 }
 
 /// Zoho's answer with clean headers, its body kept to `pace`.

@@ -47,6 +47,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const UNREACHABLE_MIN_BACKOFF: Duration = Duration::from_millis(500);
 const UNREACHABLE_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The longest an access token is believed to live, whatever the accounts
+/// server says (Zoho's live an hour): a longer `expires_in` is taken as this.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// What the accounts server granted.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
@@ -636,7 +640,8 @@ impl TokenManager {
         age: Duration,
     ) -> Arc<AccessToken> {
         let now = Instant::now();
-        let lifetime = grant.expires_in;
+        // Untrusted: a huge `expires_in` would overflow the instants below.
+        let lifetime = grant.expires_in.min(MAX_LIFETIME);
         let plan = self.settings.plan(lifetime);
         if plan.too_short && !self.warned_short.swap(true, Ordering::Relaxed) {
             tracing::warn!(

@@ -160,6 +160,8 @@ impl TokenError {
             TokenError::BudgetExhausted { retry_in, .. }
             | TokenError::BackingOff { retry_in, .. }
             | TokenError::RejectionsSpent { retry_in, .. } => Some(*retry_in),
+            // Zoho blocks minting for the rest of its window: no sooner.
+            TokenError::Throttled { .. } => Some(TOKEN_WINDOW),
             _ => None,
         }
     }
@@ -606,11 +608,8 @@ impl TokenManager {
         } else {
             state.attempts.record(sent);
             state.failures += 1;
-            match error {
-                // Blocked for the rest of Zoho's window: do not knock.
-                TokenError::Throttled { .. } => TOKEN_WINDOW,
-                _ => backoff(state.failures),
-            }
+            // Throttled: blocked for the rest of Zoho's window, do not knock.
+            error.retry_in().unwrap_or_else(|| backoff(state.failures))
         };
         state.retry_at = Some(Instant::now() + wait);
         state.last_error = Some(error.clone());

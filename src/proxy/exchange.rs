@@ -148,6 +148,8 @@ enum Verdict {
     Done(Response<ProxyBody>),
     /// A 401 whose code (kept here) says the token is dead.
     TokenRejected(Response<ProxyBody>, String),
+    /// A 401 whose body failed while it was read: never a clean short answer.
+    Failed(ProxyError),
 }
 
 impl Proxy {
@@ -219,6 +221,8 @@ impl Proxy {
                         }
                     }
                     Verdict::TokenRejected(resp, _) | Verdict::Done(resp) => Ok(resp),
+                    // Zoho answered: not retried, whatever the method.
+                    Verdict::Failed(e) => return Err(e),
                 },
                 Err(e) => Err(e),
             };
@@ -352,10 +356,15 @@ async fn settle(
             parts,
             boxed(Guarded::new(partial.into_body(), permit)),
         )),
-        Err(e) => Err(match stalled(&*e) {
-            Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
-            None => ProxyError::UpstreamBody(crate::upstream::error_chain(&*e)),
-        }),
+        Err(e) => Err(body_failed(&*e)),
+    }
+}
+
+/// Zoho's answer body failed while the proxy read it.
+fn body_failed(e: &(dyn std::error::Error + 'static)) -> ProxyError {
+    match stalled(e) {
+        Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
+        None => ProxyError::UpstreamBody(crate::upstream::error_chain(e)),
     }
 }
 
@@ -369,10 +378,7 @@ async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
     let (parts, body) = resp.into_parts();
     let prefixed = match read_prefix(body, MAX_401_INSPECTED).await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::debug!(error = %e, "reading a 401 answer failed");
-            return Verdict::Done(Response::from_parts(parts, crate::body::empty()));
-        }
+        Err(e) => return Verdict::Failed(body_failed(&*e)),
     };
     let rejected = match &prefixed {
         Prefixed::Complete(bytes) => dead_token_code(product, bytes),

@@ -209,7 +209,9 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         body,
         client_id,
     };
-    lock(&state.recorded).push(recorded.clone());
+    if state.recording.load(Ordering::SeqCst) {
+        lock(&state.recorded).push(recorded.clone());
+    }
 
     let ruled = lock(&state.path_rules)
         .iter()

@@ -16,7 +16,7 @@ pub use handlers::Generated;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -177,6 +177,8 @@ struct State {
     /// Fixed answers for every request under a path prefix.
     path_rules: Mutex<Vec<(String, Canned)>>,
     recorded: Mutex<Vec<Recorded>>,
+    /// Off: requests are not recorded (long load runs).
+    recording: AtomicBool,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     arrived: Notify,
@@ -237,6 +239,7 @@ impl FakeZoho {
             api_script: Mutex::new(VecDeque::new()),
             path_rules: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
+            recording: AtomicBool::new(true),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             arrived: Notify::new(),
@@ -288,6 +291,12 @@ impl FakeZoho {
     /// The most API requests that were in progress at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Whether API requests are recorded from now on (on by default; a load
+    /// run turns it off so the fake's memory stays flat).
+    pub fn keep_records(&self, on: bool) {
+        self.state.recording.store(on, Ordering::SeqCst);
     }
 
     pub fn script_api(&self, reply: ApiReply) {

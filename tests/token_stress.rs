@@ -210,7 +210,11 @@ async fn refused_connections_to_accounts_are_reported_as_such() {
     )
     .await;
     // Promptly: no deadline (request_timeout, 120 s) was waited for.
-    assert!(asked.elapsed() < Duration::from_secs(60), "{:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(status, 502, "{body}");
     assert!(
         headers.contains("x-zoho-proxy-error: accounts_error"),

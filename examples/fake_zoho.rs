@@ -4,6 +4,8 @@
 //!
 //!     cargo run --release --example fake_zoho -- /tmp/fz &
 //!     zoho-proxy run --config /tmp/fz/proxy.toml
+//!
+//! `FAKE_ZOHO_RECORD=0` keeps no record of requests (long load runs).
 
 use std::path::PathBuf;
 
@@ -12,6 +14,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: fake_zoho DIR")?);
     std::fs::create_dir_all(&dir)?;
     let fake = zoho_proxy::fake::FakeZoho::start().await?;
+    if std::env::var("FAKE_ZOHO_RECORD").is_ok_and(|v| v == "0") {
+        fake.keep_records(false);
+    }
     std::fs::write(dir.join("ca.pem"), fake.ca_pem())?;
     let config = fake.proxy_config(
         "127.0.0.1:8080",

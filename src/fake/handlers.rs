@@ -106,6 +106,9 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
             )
         }
         TokenReply::Slow(d) => tokio::time::sleep(d).await,
+        TokenReply::Raw(status, body) => {
+            return text_response(status, "application/json;charset=UTF-8", body)
+        }
         TokenReply::Grant => {}
     }
     let client_id = param("client_id").unwrap_or_default();
@@ -201,7 +204,9 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         body,
         client_id,
     };
-    lock(&state.recorded).push(recorded.clone());
+    if state.recording.load(Ordering::SeqCst) {
+        lock(&state.recorded).push(recorded.clone());
+    }
 
     let ruled = lock(&state.path_rules)
         .iter()
@@ -211,10 +216,20 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         return canned_response(canned);
     }
     let scripted = lock(&state.api_script).pop_front();
-    if let Some(ApiReply { delay, response }) = scripted {
+    if let Some(ApiReply {
+        delay,
+        response,
+        breaks,
+    }) = scripted
+    {
         tokio::time::sleep(delay).await;
-        if let Some(canned) = response {
-            return canned_response(canned);
+        match (response, breaks) {
+            (Some(canned), Some(how)) => {
+                let conn = parts.extensions.get::<super::breaking::ResetOnClose>();
+                return super::breaking::breaking(canned.status, canned.body, how, conn);
+            }
+            (Some(canned), None) => return canned_response(canned),
+            (None, _) => {}
         }
     }
 

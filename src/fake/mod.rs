@@ -8,14 +8,16 @@
 //! scripted: [`FakeZoho::script_api`] and [`FakeZoho::script_token`] queue
 //! answers that are used, in order, before the default behaviour resumes.
 
+mod breaking;
 mod handlers;
 mod oauth;
 
+pub use breaking::Break;
 pub use handlers::Generated;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -54,6 +56,9 @@ pub enum TokenReply {
     Throttle,
     /// Wait, then mint a token.
     Slow(Duration),
+    /// This status and JSON body, as they are (Zoho's throttle also comes
+    /// back as HTTP 400 with `"error": "Access Denied"`).
+    Raw(u16, String),
 }
 
 /// A scripted answer of the authorization endpoint (`/oauth/v2/auth`), which
@@ -77,6 +82,8 @@ pub struct ApiReply {
     pub delay: Duration,
     /// `None`: after the delay, behave as usual.
     pub response: Option<Canned>,
+    /// `Some`: the canned body's bytes are sent, then the answer breaks off.
+    pub breaks: Option<Break>,
 }
 
 /// A fixed answer: status, extra headers, JSON body.
@@ -94,6 +101,7 @@ impl ApiReply {
     pub fn status(status: u16, body: impl Into<String>) -> Self {
         ApiReply {
             delay: Duration::ZERO,
+            breaks: None,
             response: Some(Canned {
                 status,
                 headers: vec![],
@@ -125,6 +133,15 @@ impl ApiReply {
         ApiReply {
             delay,
             response: None,
+            breaks: None,
+        }
+    }
+
+    /// `status` and the first `sent` bytes of a body, then `how` it breaks.
+    pub fn breaking(status: u16, sent: usize, how: Break) -> Self {
+        ApiReply {
+            breaks: Some(how),
+            ..Self::status(status, "z".repeat(sent))
         }
     }
 
@@ -195,6 +212,8 @@ struct State {
     /// Fixed answers for every request under a path prefix.
     path_rules: Mutex<Vec<(String, Canned)>>,
     recorded: Mutex<Vec<Recorded>>,
+    /// Off: requests are not recorded (long load runs).
+    recording: AtomicBool,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     arrived: Notify,
@@ -216,21 +235,27 @@ pub struct FakeZoho {
 impl FakeZoho {
     /// Starts on `127.0.0.1:0`, speaking HTTP/1.1 and HTTP/2 over TLS.
     pub async fn start() -> Result<FakeZoho, TlsError> {
-        Self::start_speaking(false).await
+        Self::start_speaking(Speaks::Both).await
     }
 
     /// Starts on `127.0.0.1:0`, offering only HTTP/2 in ALPN and speaking
     /// nothing else, as some front ends (nginx with `http2 on` only) do.
     pub async fn start_h2_only() -> Result<FakeZoho, TlsError> {
-        Self::start_speaking(true).await
+        Self::start_speaking(Speaks::H2).await
     }
 
-    async fn start_speaking(h2_only: bool) -> Result<FakeZoho, TlsError> {
+    /// Starts on `127.0.0.1:0`, offering only HTTP/1.1 (chunked bodies,
+    /// one request at a time per connection).
+    pub async fn start_http1_only() -> Result<FakeZoho, TlsError> {
+        Self::start_speaking(Speaks::Http1).await
+    }
+
+    async fn start_speaking(speaks: Speaks) -> Result<FakeZoho, TlsError> {
         let ca = TestCa::generate()?;
-        let alpn: &[&[u8]] = if h2_only {
-            &[b"h2"]
-        } else {
-            &[b"h2", b"http/1.1"]
+        let alpn: &[&[u8]] = match speaks {
+            Speaks::H2 => &[b"h2"],
+            Speaks::Http1 => &[b"http/1.1"],
+            Speaks::Both => &[b"h2", b"http/1.1"],
         };
         let tls = Arc::new(ca.server_config(alpn)?);
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -250,6 +275,7 @@ impl FakeZoho {
             api_script: Mutex::new(VecDeque::new()),
             path_rules: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
+            recording: AtomicBool::new(true),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             arrived: Notify::new(),
@@ -260,7 +286,7 @@ impl FakeZoho {
             TlsAcceptor::from(tls),
             state.clone(),
             stopped,
-            h2_only,
+            speaks,
         ));
         Ok(FakeZoho {
             addr,
@@ -307,6 +333,12 @@ impl FakeZoho {
     /// The most API requests that were in progress at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Whether API requests are recorded from now on (on by default; a load
+    /// run turns it off so the fake's memory stays flat).
+    pub fn keep_records(&self, on: bool) {
+        self.state.recording.store(on, Ordering::SeqCst);
     }
 
     pub fn script_api(&self, reply: ApiReply) {
@@ -409,12 +441,20 @@ impl FakeZoho {
     }
 }
 
+/// The HTTP versions the fake offers.
+#[derive(Clone, Copy)]
+enum Speaks {
+    Both,
+    H2,
+    Http1,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     tls: TlsAcceptor,
     state: Arc<State>,
     mut stopped: watch::Receiver<bool>,
-    h2_only: bool,
+    speaks: Speaks,
 ) {
     loop {
         let (tcp, _) = tokio::select! {
@@ -430,14 +470,22 @@ async fn accept_loop(
             let Ok(stream) = tls.accept(tcp).await else {
                 return;
             };
-            let service = hyper::service::service_fn(move |req| {
+            let reset = breaking::ResetOnClose::default();
+            let stream = breaking::Resettable {
+                inner: stream,
+                reset: reset.clone(),
+            };
+            let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
                 let state = state.clone();
+                req.extensions_mut().insert(reset.clone());
                 async move { Ok::<_, std::convert::Infallible>(handlers::handle(&state, req).await) }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            if h2_only {
-                builder = builder.http2_only();
-            }
+            builder = match speaks {
+                Speaks::H2 => builder.http2_only(),
+                Speaks::Http1 => builder.http1_only(),
+                Speaks::Both => builder,
+            };
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

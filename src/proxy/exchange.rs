@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use super::{headers, Call, Outcome, Proxy};
 use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
+use crate::canon::CanonicalPath;
 use crate::credits::Charge;
 use crate::deadline::{stalled, Pace, Paced, Stalled, Tripped};
 use crate::error::ProxyError;
@@ -153,6 +154,8 @@ enum Verdict {
     TokenRejected(Response<ProxyBody>, String),
     /// A 429 that says the org's API credits are spent.
     CreditsSpent(Response<ProxyBody>),
+    /// A 401 whose body failed while it was read: never a clean short answer.
+    Failed(ProxyError),
 }
 
 impl Proxy {
@@ -247,6 +250,8 @@ impl Proxy {
                         Ok(resp)
                     }
                     Verdict::TokenRejected(resp, _) | Verdict::Done(resp) => Ok(resp),
+                    // Zoho answered: not retried, whatever the method.
+                    Verdict::Failed(e) => return Err(e),
                 },
                 Err(e) => Err(e),
             };
@@ -316,19 +321,7 @@ fn build_request(
         .credential
         .zoho()
         .base_url(call.route.upstream, token.api_domain.as_deref());
-    let path = call.path;
-    let target = match call.parts.uri.query() {
-        Some(q) => format!("{base}{path}?{q}"),
-        None => format!("{base}{path}"),
-    };
-    let uri: Uri = target
-        .parse()
-        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
-    if uri.authority().is_none() {
-        return Err(ProxyError::Internal(format!(
-            "upstream URL {base} has no host"
-        )));
-    }
+    let uri = upstream_uri(&base, call.path, call.parts.uri.query())?;
     let mut headers = call.parts.headers.clone();
     headers::for_upstream(&mut headers, token.expose(), &call.route.headers)
         .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
@@ -341,6 +334,28 @@ fn build_request(
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Ok(req)
+}
+
+/// The URL Zoho gets: `base` (an origin), then the canonical path the route
+/// matched, then the client's query byte for byte.
+pub fn upstream_uri(
+    base: &str,
+    path: &CanonicalPath,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    let target = match query {
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
+    };
+    let uri: Uri = target
+        .parse()
+        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
+    if uri.authority().is_none() {
+        return Err(ProxyError::Internal(format!(
+            "upstream URL {base} has no host"
+        )));
+    }
+    Ok(uri)
 }
 
 /// Zoho's answer with clean headers, its body kept to `pace`.
@@ -370,10 +385,15 @@ async fn settle(
             parts,
             boxed(Guarded::new(partial.into_body(), permit)),
         )),
-        Err(e) => Err(match stalled(&*e) {
-            Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
-            None => ProxyError::UpstreamBody(crate::upstream::error_chain(&*e)),
-        }),
+        Err(e) => Err(body_failed(&*e)),
+    }
+}
+
+/// Zoho's answer body failed while the proxy read it.
+fn body_failed(e: &(dyn std::error::Error + 'static)) -> ProxyError {
+    match stalled(e) {
+        Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
+        None => ProxyError::UpstreamBody(crate::upstream::error_chain(e)),
     }
 }
 
@@ -390,10 +410,7 @@ async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
     let (parts, body) = resp.into_parts();
     let prefixed = match read_prefix(body, MAX_401_INSPECTED).await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::debug!(error = %e, "reading a 401 answer failed");
-            return Verdict::Done(Response::from_parts(parts, crate::body::empty()));
-        }
+        Err(e) => return Verdict::Failed(body_failed(&*e)),
     };
     let rejected = match &prefixed {
         Prefixed::Complete(bytes) => dead_token_code(product, bytes),
@@ -412,10 +429,7 @@ async fn classify_429(resp: Response<ProxyBody>) -> Verdict {
     let (parts, body) = resp.into_parts();
     let prefixed = match read_prefix(body, MAX_429_INSPECTED).await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::debug!(error = %e, "reading a 429 answer failed");
-            return Verdict::Done(Response::from_parts(parts, crate::body::empty()));
-        }
+        Err(e) => return Verdict::Failed(body_failed(&*e)),
     };
     let spent = match &prefixed {
         Prefixed::Complete(bytes) => crate::credits::is_credit_429(&parts.headers, bytes),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::{HeaderValue, Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 
@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::route::{Decision, Denial, Route};
 use crate::token::rejection::Product;
 use crate::token::{AccessToken, TokenManager};
+pub use exchange::upstream_uri;
 use exchange::{RequestBody, Unkept};
 
 /// One request on its way to Zoho: what every attempt needs.
@@ -288,8 +289,7 @@ impl Proxy {
         let deadline = Some(tokio::time::Instant::now() + config.server.request_timeout);
         let client = self.authenticate(config, req.headers(), peer).await?;
         outcome.client = client.map(|c| c.name.clone());
-        check_target(&req)?;
-        let path = canonicalize(req.uri().path())?;
+        let path = target_path(req.method(), req.uri())?;
         let mut decision = decide(config, client, req.method(), &path)?;
         let route = decision.route;
         let credential = active.credentials.get(route.credential).ok_or_else(|| {
@@ -378,15 +378,17 @@ fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
     id
 }
 
-/// Stage 1: only origin-form targets; the `Host` header is never consulted.
-fn check_target<B>(req: &Request<B>) -> Result<(), ProxyError> {
-    if req.method() == Method::CONNECT {
+/// Stages 1 and 2: only origin-form targets (the `Host` header is never
+/// consulted), and their path reduced to the one canonical string that is
+/// matched and forwarded.
+pub fn target_path(method: &Method, uri: &Uri) -> Result<CanonicalPath, ProxyError> {
+    if method == Method::CONNECT {
         return Err(ProxyError::Connect);
     }
-    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
-        return Err(ProxyError::AbsoluteForm(req.uri().to_string()));
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        return Err(ProxyError::AbsoluteForm(uri.to_string()));
     }
-    Ok(())
+    Ok(canonicalize(uri.path())?)
 }
 
 /// Stage 3: the route table's decision (among the client's routes), as a
@@ -527,18 +529,19 @@ fn check_granted(
 mod tests {
     use super::*;
 
+    fn target(method: Method, target: &str) -> Result<CanonicalPath, ProxyError> {
+        target_path(&method, &target.parse().unwrap())
+    }
+
     #[test]
     fn targets_must_be_origin_form() {
-        let ok = Request::get("/crm/v2/Leads").body(()).unwrap();
-        assert!(check_target(&ok).is_ok());
-        let abs = Request::get("http://evil.example/crm/v2/Leads")
-            .body(())
-            .unwrap();
-        assert_eq!(check_target(&abs).unwrap_err().code(), "BAD_REQUEST_TARGET");
-        let connect = Request::connect("evil.example:443").body(()).unwrap();
-        assert_eq!(
-            check_target(&connect).unwrap_err().code(),
-            "METHOD_NOT_ALLOWED"
-        );
+        let ok = target(Method::GET, "/crm/v2/%4ceads?x=%2e%2e").unwrap();
+        assert_eq!(ok.as_str(), "/crm/v2/Leads");
+        let abs = target(Method::GET, "http://evil.example/crm/v2/Leads");
+        assert_eq!(abs.unwrap_err().code(), "BAD_REQUEST_TARGET");
+        let connect = target(Method::CONNECT, "evil.example:443");
+        assert_eq!(connect.unwrap_err().code(), "METHOD_NOT_ALLOWED");
+        let bad = target(Method::GET, "/crm/v2/Leads/%2e%2e/Deals");
+        assert_eq!(bad.unwrap_err().code(), "INVALID_PATH");
     }
 }

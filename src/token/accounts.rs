@@ -211,9 +211,17 @@ struct Wire {
 
 /// Interprets the accounts server's answer, whatever its status.
 pub fn parse_answer(status: u16, body: &[u8]) -> Result<TokenAnswer, TokenError> {
-    let wire: Wire = match serde_json::from_slice(body) {
-        Ok(w) => w,
-        Err(_) if !(200..300).contains(&status) => return Err(TokenError::BadStatus { status }),
+    // An object, never the positional array serde would also read as `Wire`.
+    let wire: Wire = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => match serde_json::from_value(v) {
+            Ok(w) => w,
+            Err(_) if !(200..300).contains(&status) => {
+                return Err(TokenError::BadStatus { status })
+            }
+            Err(e) => return Err(TokenError::Malformed(format!("unexpected fields ({e})"))),
+        },
+        _ if !(200..300).contains(&status) => return Err(TokenError::BadStatus { status }),
+        Ok(_) => return Err(TokenError::Malformed("not a JSON object".into())),
         Err(e) => return Err(TokenError::Malformed(format!("not JSON ({e})"))),
     };
     if let Some(token) = wire.access_token.filter(|t| !t.is_empty()) {
@@ -389,6 +397,11 @@ mod tests {
         ));
         assert!(matches!(
             parse_answer(200, br#"{"access_token":""}"#),
+            Err(TokenError::Malformed(_))
+        ));
+        // serde reads a struct from an array too, by position: not a token.
+        assert!(matches!(
+            parse_answer(200, br#"["1000.tok",null,null,null,null,null,null,null]"#),
             Err(TokenError::Malformed(_))
         ));
     }

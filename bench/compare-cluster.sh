@@ -25,11 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$target"/release/examples/fake_zoho "$work/fake" >"$work/fake.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q "fake Zoho at" "$work/fake.log" 2>/dev/null && break; sleep 0.1; done
-url="$(sed -n 's/^fake Zoho at \(https:[^;]*\);.*/\1/p' "$work/fake.log")"
-field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "$work/fake/proxy.toml"; }
+. bench/fake.sh
+start_fake
 
 redis_port=18379
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
@@ -37,26 +34,7 @@ redis_pid=$!
 pids+=("$redis_pid")
 
 config() { # $1 listen port, $2 extra
-    cat <<TOML
-[server]
-listen = "127.0.0.1:$1"
-[admin]
-listen = "127.0.0.1:0"
-[zoho]
-client_id = "$(field client_id)"
-client_secret = "$(field client_secret)"
-refresh_token = "$(field refresh_token)"
-accounts_url = "$url"
-api_url = "$url"
-ca_file = "$work/fake/ca.pem"
-[rate_limit]
-max_concurrent = 10000
-[[routes]]
-name = "crm"
-path = "/crm/**"
-scopes = ["ZohoCRM.modules.ALL"]
-$2
-TOML
+    proxy_toml "$1" "127.0.0.1:0" "$2"
 }
 config 18080 "" >"$work/alone.toml"
 config 18082 "[cluster]

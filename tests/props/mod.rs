@@ -20,9 +20,12 @@ pub mod route;
 pub mod target;
 pub mod token;
 
+/// A target's property check: panics when the input breaks a property.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the corpus directory `fuzz/corpus/<name>`) and
 /// its property check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("canon", canon::check),
     ("route", route::check),
     ("config", config::check),

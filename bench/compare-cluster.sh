@@ -15,17 +15,9 @@ for tool in wrk redis-server curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk redis-server curl)" >&2; exit 1; }
 done
 
-[ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
-target="${ZP_TARGET:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 . bench/fake.sh
+bench_setup
+
 start_fake
 
 redis_port=18379

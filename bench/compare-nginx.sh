@@ -14,19 +14,13 @@ for tool in nginx wrk curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install nginx wrk curl)" >&2; exit 1; }
 done
 
-[ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
-target="${ZP_TARGET:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+. bench/fake.sh
+on_exit() {
     [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-    rm -rf "$work"
 }
-trap cleanup EXIT
+bench_setup
 
 # The fake Zoho (accounts + API over TLS) writes ca.pem and a proxy.toml.
-. bench/fake.sh
 start_fake
 port="${url##*:}"
 

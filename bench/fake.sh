@@ -1,6 +1,9 @@
-# Sourced by the bench scripts (needs $target and $work, and a `pids` array
-# the script's cleanup kills).
+# Sourced by the bench scripts (from the repository's root).
 #
+#   bench_setup           the release build (unless ZP_TARGET names a target
+#                         dir holding one): sets $target; a work dir $work and
+#                         a `pids` array, killed and removed on exit (and the
+#                         script's `on_exit` function run, if it has one).
 #   start_fake            starts examples/fake_zoho in $work/fake (accounts +
 #                         API over TLS with a throwaway CA); sets $url.
 #   proxy_toml PORT ADMIN [EXTRA]
@@ -8,6 +11,20 @@
 #                         127.0.0.1:PORT, admin ADMIN, one catalog-checked
 #                         route for all of CRM, no concurrency limit in the
 #                         way, EXTRA lines at the end.
+
+bench_setup() {
+    [ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
+    target="${ZP_TARGET:-target}"
+    work="$(mktemp -d)"
+    pids=()
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    if declare -F on_exit >/dev/null; then on_exit; fi
+    rm -rf "$work"
+}
 
 start_fake() {
     "$target"/release/examples/fake_zoho "$work/fake" >"$work/fake.log" 2>&1 &

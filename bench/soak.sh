@@ -24,17 +24,9 @@ done
 # 1,000 + 3,200 connections on each side of the proxy, in one shell.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-[ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
-target="${ZP_TARGET:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 . bench/fake.sh
+bench_setup
+
 FAKE_ZOHO_RECORD=0 start_fake
 
 port=18190

@@ -14,52 +14,25 @@ for tool in nginx wrk curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install nginx wrk curl)" >&2; exit 1; }
 done
 
-[ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
-target="${ZP_TARGET:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+. bench/fake.sh
+on_exit() {
     [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-    rm -rf "$work"
 }
-trap cleanup EXIT
+bench_setup
 
 # The fake Zoho (accounts + API over TLS) writes ca.pem and a proxy.toml.
-"$target"/release/examples/fake_zoho "$work/fake" >"$work/fake.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q "fake Zoho at" "$work/fake.log" 2>/dev/null && break; sleep 0.1; done
-url="$(sed -n 's/^fake Zoho at \(https:[^;]*\);.*/\1/p' "$work/fake.log")"
+start_fake
 port="${url##*:}"
-field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "$work/fake/proxy.toml"; }
 
 # zoho-proxy: one catalog-checked route for all of CRM, no shaping in the way.
-cat >"$work/proxy.toml" <<TOML
-[server]
-listen = "127.0.0.1:18080"
-[admin]
-listen = "127.0.0.1:0"
-[zoho]
-client_id = "$(field client_id)"
-client_secret = "$(field client_secret)"
-refresh_token = "$(field refresh_token)"
-accounts_url = "$url"
-api_url = "$url"
-ca_file = "$work/fake/ca.pem"
-[rate_limit]
-max_concurrent = 10000
-[[routes]]
-name = "crm"
-path = "/crm/**"
-scopes = ["ZohoCRM.modules.ALL"]
-TOML
+proxy_toml 18080 "127.0.0.1:0" >"$work/proxy.toml"
 RUST_LOG="${RUST_LOG:-info}" "$target"/release/zoho-proxy --log-format json run --config "$work/proxy.toml" 2>"$work/zoho-proxy.log" &
 pids+=($!)
 
 # nginx: the same hop with a token fetched once, upstream keep-alive, access log on.
 token="$(curl -s --cacert "$work/fake/ca.pem" -d grant_type=refresh_token \
-    -d "client_id=$(field client_id)" -d "client_secret=$(field client_secret)" \
-    -d "refresh_token=$(field refresh_token)" "$url/oauth/v2/token" \
+    -d "client_id=$(fake_field client_id)" -d "client_secret=$(fake_field client_secret)" \
+    -d "refresh_token=$(fake_field refresh_token)" "$url/oauth/v2/token" \
     | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
 mkdir -p "$work/nginx"
 cat >"$work/nginx.conf" <<NGINX

@@ -20,7 +20,7 @@ pub mod route;
 pub mod target;
 pub mod token;
 
-/// A property check: panics when the input breaks a property.
+/// A target's property check: panics when the input breaks a property.
 pub type Check = fn(&[u8]);
 
 /// Every target: its name (the corpus directory `fuzz/corpus/<name>`) and

@@ -531,6 +531,84 @@ async fn charge_mint_enforces_the_window_across_replicas() {
     b.refund_mint(&keys, charge).await.unwrap();
 }
 
+/// Admissions queued together go out in one script call, with the same
+/// outcome as one by one: releases first, then each admission in turn, all
+/// or nothing, and a refused one charges nothing.
+#[tokio::test]
+async fn queued_admissions_share_one_call_and_keep_their_semantics() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let keys = store.keys("acme");
+    // Pool of 5; rate 100/min with a burst of 8 (emission 646 ms).
+    let req = AdmitRequest {
+        rate: Some(Gcra {
+            limit: 100,
+            burst: 8,
+            period: Duration::from_secs(60),
+        }),
+        ..pool_request(5, Duration::from_secs(5))
+    };
+    let ops = store.stats().ops;
+    // On this (current-thread) runtime all twelve are queued before the
+    // queue's task runs, so they go out together.
+    let first = futures_util::future::join_all((0..12).map(|_| store.admit(&keys, &req))).await;
+    assert_eq!(store.stats().ops - ops, 1, "one call for the batch");
+    let (held, refused): (Vec<_>, Vec<_>) = first
+        .into_iter()
+        .map(|a| a.unwrap())
+        .partition(|a| matches!(a, Admission::Granted(_)));
+    assert_eq!((held.len(), refused.len()), (5, 7));
+    for a in refused {
+        assert!(waited(a) <= Duration::from_millis(50), "a pool's hint");
+    }
+    assert_eq!(server.cmd(&["ZCARD", keys.pool()]), "5");
+    // Release all five and admit twelve more: one call again, the releases
+    // applied first (the pool is empty for this batch). The rate was charged
+    // for the five grants only, so three of its burst of eight are left.
+    for a in held {
+        store.release(&keys, &granted(a));
+    }
+    let ops = store.stats().ops;
+    let second = futures_util::future::join_all((0..12).map(|_| store.admit(&keys, &req))).await;
+    assert_eq!(
+        store.stats().ops - ops,
+        1,
+        "releases and admissions in one call"
+    );
+    let mut granted_now = 0;
+    for a in second {
+        match a.unwrap() {
+            Admission::Granted(_) => granted_now += 1,
+            Admission::Wait(d) => assert!(d > Duration::from_millis(100), "the rate's wait: {d:?}"),
+        }
+    }
+    assert_eq!(granted_now, 3);
+    assert_eq!(server.cmd(&["ZCARD", keys.pool()]), "3");
+}
+
+/// A caller that stops waiting does not keep the slot it was granted.
+#[tokio::test]
+async fn a_grant_nobody_waits_for_is_released() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let keys = store.keys("acme");
+    let req = pool_request(1, Duration::from_secs(30));
+    // Queued, then abandoned before its batch answers.
+    let gone = tokio::time::timeout(Duration::ZERO, store.admit(&keys, &req)).await;
+    assert!(gone.is_err(), "the caller gave up");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.admit(&keys, &req).await.unwrap() {
+            Admission::Granted(_) => break,
+            Admission::Wait(d) => tokio::time::sleep(d).await,
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned grant held the slot"
+        );
+    }
+}
+
 #[tokio::test]
 async fn admit_survives_script_flush() {
     let server = RedisServer::start();

@@ -16,7 +16,7 @@ pub mod redis;
 pub mod seal;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -24,23 +24,24 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::limit::{LimitSpec, Shed, HEAVY_CONCURRENCY};
-use redis::{Admission, AdmitRequest, Gcra, Keys, LeaseId, RedisStore};
+use redis::{Admission, AdmitRequest, Admitter, Gcra, Keys, LeaseId, RedisStore};
 
 /// One credential's limits in Redis.
 #[derive(Debug)]
 pub struct SharedLimits {
     store: RedisStore,
     keys: Keys,
+    admitter: Admitter,
     /// How long a slot outlives a replica that died holding it; renewed
     /// every third of it while the request runs.
     lease: Duration,
     /// This replica's waiters queue here (FIFO) once one had to wait.
     queue: tokio::sync::Mutex<()>,
     waiting: AtomicUsize,
-    /// Leases held now, by id, with when they were granted: one background
-    /// task renews those that outlive a third of `lease` (most requests end
-    /// long before, so they cost no renewal at all).
-    live: Arc<Mutex<HashMap<String, (LeaseId, Instant)>>>,
+    /// Leases held now, with when they were granted: one background task
+    /// renews those that outlive a third of `lease` (most requests end long
+    /// before, so they cost no renewal at all).
+    live: Arc<Live>,
     renewer: OnceLock<JoinHandle<()>>,
 }
 
@@ -54,13 +55,19 @@ impl Drop for SharedLimits {
 
 impl SharedLimits {
     pub fn new(store: RedisStore, keys: Keys, lease: Duration) -> Self {
+        let admitter = store.admitter(&keys);
         SharedLimits {
+            live: Arc::new(Live {
+                leases: Mutex::default(),
+                next: AtomicU64::new(0),
+                admitter: admitter.clone(),
+            }),
             store,
             keys,
+            admitter,
             lease,
             queue: tokio::sync::Mutex::new(()),
             waiting: AtomicUsize::new(0),
-            live: Arc::default(),
             renewer: OnceLock::new(),
         }
     }
@@ -106,7 +113,11 @@ impl SharedLimits {
             turn = Some(self.take_turn(started, deadline).await?);
         }
         loop {
-            let wait = match self.store.admit(&self.keys, request).await {
+            let wait = match self
+                .store
+                .admit_with(&self.admitter, &self.keys, request)
+                .await
+            {
                 Err(_) => return Ok(None),
                 Ok(Admission::Granted(id)) => return Ok(Some(self.lease(id))),
                 Ok(Admission::Wait(wait)) => wait,
@@ -148,7 +159,8 @@ impl SharedLimits {
 
     /// A lease that is renewed while held and released when dropped.
     fn lease(&self, id: LeaseId) -> Lease {
-        lock(&self.live).insert(id.id().to_owned(), (id.clone(), Instant::now()));
+        let slot = self.live.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.live.leases).insert(slot, (id, Instant::now()));
         self.renewer.get_or_init(|| {
             let (store, keys, ttl, live) = (
                 self.store.clone(),
@@ -160,7 +172,7 @@ impl SharedLimits {
                 loop {
                     tokio::time::sleep(ttl / 3).await;
                     let Some(live) = live.upgrade() else { return };
-                    let due: Vec<LeaseId> = lock(&live)
+                    let due: Vec<LeaseId> = lock(&live.leases)
                         .values()
                         .filter(|(_, granted)| granted.elapsed() >= ttl / 3)
                         .map(|(id, _)| id.clone())
@@ -173,10 +185,8 @@ impl SharedLimits {
             })
         });
         Lease {
-            store: self.store.clone(),
-            keys: self.keys.clone(),
-            id,
             live: self.live.clone(),
+            slot,
         }
     }
 
@@ -201,19 +211,27 @@ impl Drop for WaitTurn<'_> {
     }
 }
 
+/// The leases of one credential held by this replica now, by slot number.
+#[derive(Debug)]
+struct Live {
+    leases: Mutex<HashMap<u64, (LeaseId, Instant)>>,
+    next: AtomicU64,
+    admitter: Admitter,
+}
+
 /// Slots held in Redis for one request.
 #[derive(Debug)]
 pub struct Lease {
-    store: RedisStore,
-    keys: Keys,
-    id: LeaseId,
-    live: Arc<Mutex<HashMap<String, (LeaseId, Instant)>>>,
+    live: Arc<Live>,
+    slot: u64,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        lock(&self.live).remove(self.id.id());
-        self.store.release(&self.keys, &self.id);
+        let held = lock(&self.live.leases).remove(&self.slot);
+        if let Some((id, _)) = held {
+            self.live.admitter.release(id);
+        }
     }
 }
 

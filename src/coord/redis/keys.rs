@@ -128,15 +128,6 @@ pub(crate) fn events_pattern(prefix: &str) -> String {
     p
 }
 
-/// The hash tag a key starts with (`{...}`), or the whole key without one:
-/// keys with equal tags are in one slot.
-pub(crate) fn tag_of(key: &str) -> &str {
-    match key.find('}') {
-        Some(end) if key.starts_with('{') => &key[..=end],
-        _ => key,
-    }
-}
-
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -232,14 +223,6 @@ mod tests {
         }
         // Different credentials do not collide by construction of the tag.
         assert_ne!(Keys::new("zp", "a}b").tag(), Keys::new("zp", "a").tag());
-    }
-
-    #[test]
-    fn tag_of_groups_a_credentials_keys() {
-        let keys = Keys::new("zp", "acme");
-        assert_eq!(tag_of(keys.pool()), "{zp:acme}");
-        assert_eq!(tag_of(&keys.route_pool("x}y")), "{zp:acme}");
-        assert_eq!(tag_of("plain"), "plain");
     }
 
     #[test]

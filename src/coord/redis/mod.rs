@@ -19,6 +19,7 @@
 //! works against Redis Cluster slot rules. Nothing here logs or returns the
 //! URL (it may hold a password) or a token blob.
 
+mod admit;
 pub mod breaker;
 mod conn;
 pub mod keys;
@@ -28,13 +29,15 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use futures_util::StreamExt;
 use redis::{Client, RedisError, Script};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::{broadcast, watch};
 
+pub use admit::Admitter;
 use breaker::{Backoff, Breaker, THRESHOLD};
 use conn::Conn;
 pub use keys::Keys;
@@ -341,7 +344,7 @@ struct Scripts {
 impl Scripts {
     fn new() -> Scripts {
         Scripts {
-            admit: Script::new(include_str!("scripts/admit.lua")),
+            admit: Script::new(admit::SCRIPT),
             renew: Script::new(include_str!("scripts/renew.lua")),
             cool_down: Script::new(include_str!("scripts/cool_down.lua")),
             publish_token: Script::new(include_str!("scripts/publish_token.lua")),
@@ -370,9 +373,8 @@ struct Inner {
     shutdown: watch::Sender<()>,
     /// Bumped each time the probe closes the breaker.
     recovered: watch::Sender<u64>,
-    /// Released leases, sent in batches (one pipelined round trip for all
-    /// that accumulated) by a background task.
-    releases: tokio::sync::mpsc::UnboundedSender<LeaseId>,
+    /// The admission queue of each credential (by hash tag).
+    admitters: Mutex<HashMap<String, Admitter>>,
 }
 
 /// The handle to the shared Redis store: cheap to clone, one per process.
@@ -404,7 +406,6 @@ impl RedisStore {
         let conn::Connected { conn, pubsub } = conn::connect(&settings)?;
         let (shutdown, _) = watch::channel(());
         let (recovered, _) = watch::channel(0u64);
-        let (releases, released) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             conn,
             timeout: settings.timeout,
@@ -423,10 +424,9 @@ impl RedisStore {
             listening: AtomicBool::new(false),
             shutdown,
             recovered,
-            releases,
+            admitters: Mutex::new(HashMap::new()),
         });
         spawn_probe(&inner);
-        tokio::spawn(release_loop(Arc::downgrade(&inner), released));
         tokio::spawn(pubsub_loop(
             Arc::downgrade(&inner),
             pubsub,
@@ -486,84 +486,41 @@ impl RedisStore {
         Keys::new(&self.inner.prefix, credential)
     }
 
-    /// Admits a call or says how long to wait, in one EVALSHA: a cool-down
-    /// answers Wait; then each pool is cleared of expired leases and must
-    /// have a free slot; then each GCRA rate must allow `cost`. Only if all
-    /// pass are the rates advanced and the lease added to every pool.
-    pub async fn admit(&self, keys: &Keys, req: &AdmitRequest) -> Result<Admission, StoreError> {
-        let id = random_id()?;
-        let ttl = millis(req.lease_ttl).max(1);
-        let mut rates: Vec<(String, Gcra)> = Vec::new();
-        if let Some(g) = req.rate {
-            rates.push((keys.rate().to_owned(), g));
-        }
-        if let Some((route, g)) = &req.route_rate {
-            rates.push((keys.route_rate(route), *g));
-        }
-        let mut pools: Vec<(String, u32)> = Vec::new();
-        if let Some(n) = req.max_concurrent {
-            pools.push((keys.pool().to_owned(), n));
-        }
-        if let Some((route, n)) = &req.route_concurrent {
-            pools.push((keys.route_pool(route), *n));
-        }
-        if let Some(n) = req.heavy {
-            pools.push((keys.heavy().to_owned(), n));
-        }
-        let mut inv = self.inner.scripts.admit.prepare_invoke();
-        inv.key(keys.cool());
-        for (k, _) in &rates {
-            inv.key(k);
-        }
-        for (k, _) in &pools {
-            inv.key(k);
-        }
-        inv.arg(req.cost)
-            .arg(&id)
-            .arg(ttl)
-            .arg(rates.len())
-            .arg(pools.len())
-            .arg(millis(POOL_WAIT_CAP));
-        for (_, g) in &rates {
-            let (emission, tolerance) = g.params();
-            inv.arg(emission).arg(tolerance);
-        }
-        for (_, n) in &pools {
-            inv.arg(*n);
-        }
-        let reply: Vec<i64> = self
-            .inner
-            .run(
-                "admit",
-                |mut c| async move { inv.invoke_async(&mut c).await },
-            )
-            .await?;
-        if let Some(reclaimed) = reply.get(2).filter(|r| **r > 0) {
-            self.inner
-                .counters
-                .leases_expired
-                .fetch_add(*reclaimed as u64, Ordering::Relaxed);
-        }
-        match reply.as_slice() {
-            [1, _, ..] => Ok(Admission::Granted(LeaseId {
-                id,
-                pools: pools.into_iter().map(|(k, _)| k).collect(),
-            })),
-            [0, wait, ..] if *wait > 0 => Ok(Admission::Wait(Duration::from_millis(*wait as u64))),
-            other => Err(StoreError::Protocol(format!("admit answered {other:?}"))),
-        }
+    /// The admission queue of `keys`'s credential: [`RedisStore::admit`]
+    /// and [`RedisStore::release`] without looking it up each time.
+    pub fn admitter(&self, keys: &Keys) -> Admitter {
+        lock(&self.inner.admitters)
+            .entry(keys.tag().to_owned())
+            .or_insert_with(|| Admitter::start(&self.inner, keys.clone()))
+            .clone()
     }
 
-    /// Frees the lease's slots in the background (fire and forget): releases
-    /// are batched into one pipelined round trip per batch, bounded by the
-    /// timeout. If Redis is down the lease simply expires.
+    /// Admits a call or says how long to wait: a cool-down answers Wait;
+    /// then each pool is cleared of expired leases and must have a free
+    /// slot; then each GCRA rate must allow `cost`. Only if all pass are the
+    /// rates advanced and the lease added to every pool. One EVALSHA, shared
+    /// with the credential's other admissions and releases queued meanwhile
+    /// (see [`Admitter`]).
+    pub async fn admit(&self, keys: &Keys, req: &AdmitRequest) -> Result<Admission, StoreError> {
+        self.admit_with(&self.admitter(keys), keys, req).await
+    }
+
+    /// [`RedisStore::admit`] through a queue already at hand.
+    pub async fn admit_with(
+        &self,
+        admitter: &Admitter,
+        keys: &Keys,
+        req: &AdmitRequest,
+    ) -> Result<Admission, StoreError> {
+        let id = random_id()?;
+        admitter.admit(keys, req, id).await
+    }
+
+    /// Frees the lease's slots in the background (fire and forget): it goes
+    /// out with the credential's next batch, bounded by the timeout. If Redis
+    /// is down the lease simply expires.
     pub fn release(&self, keys: &Keys, lease: &LeaseId) {
-        let _ = keys;
-        if lease.pools.is_empty() {
-            return;
-        }
-        // The loop ends only with the store, so sending cannot fail while it lives.
-        let _ = self.inner.releases.send(lease.clone());
+        self.admitter(keys).release(lease.clone());
     }
 
     /// Extends the lease to `ttl` from now in every pool. `Ok(false)` when it
@@ -891,42 +848,23 @@ impl RedisStore {
     }
 }
 
-/// Sends released leases: whatever accumulated while the previous batch was
-/// on its way goes in one pipelined round trip. Ends when the store is gone.
-async fn release_loop(
-    inner: std::sync::Weak<Inner>,
-    mut released: tokio::sync::mpsc::UnboundedReceiver<LeaseId>,
-) {
-    let mut batch = Vec::new();
-    while released.recv_many(&mut batch, 512).await > 0 {
-        let Some(inner) = inner.upgrade() else { return };
-        // One pipeline per hash tag: a Redis Cluster pipeline must stay in
-        // one slot (a lease's pools all carry its credential's tag).
-        let mut pipes: HashMap<&str, redis::Pipeline> = HashMap::new();
-        for lease in &batch {
-            for k in &lease.pools {
-                pipes
-                    .entry(keys::tag_of(k))
-                    .or_insert_with(redis::pipe)
-                    .zrem(k, &lease.id)
-                    .ignore();
-            }
-        }
-        for (_, pipe) in pipes {
-            let _ = inner
-                .run(
-                    "release",
-                    |mut c| async move { pipe.exec_async(&mut c).await },
-                )
-                .await;
-        }
-        batch.clear();
-    }
-}
-
 impl Inner {
     /// Runs one operation under the breaker and the timeout.
     async fn run<T, F, Fut>(self: &Arc<Self>, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        self.run_until(op, Instant::now() + self.timeout, f).await
+    }
+
+    /// Runs one operation under the breaker, until `deadline` at the latest.
+    async fn run_until<T, F, Fut>(
+        self: &Arc<Self>,
+        op: &'static str,
+        deadline: Instant,
+        f: F,
+    ) -> Result<T, StoreError>
     where
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
@@ -937,7 +875,7 @@ impl Inner {
         }
         self.counters.ops.fetch_add(1, Ordering::Relaxed);
         let start = Instant::now();
-        let result = tokio::time::timeout(self.timeout, f(self.conn.clone())).await;
+        let result = tokio::time::timeout_at(deadline, f(self.conn.clone())).await;
         let result = match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(self.redis_error(&e)),

@@ -43,6 +43,7 @@ for name in alone cluster; do
     for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port_in/crm/v8/Leads" && break; sleep 0.1; done
     wrk -t2 -c"$conns" -d2s "http://127.0.0.1:$port_in/crm/v8/Leads" >/dev/null   # warm-up
     echo "== $name: wrk -t2 -c$conns -d$duration GET /crm/v8/Leads"
+    redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null 2>&1 || true
     before="$(cpu "$pid")"
     redis_before="$(cpu "$redis_pid")"
     out="$(wrk -t2 -c"$conns" -d"$duration" --latency "http://127.0.0.1:$port_in/crm/v8/Leads")"
@@ -54,5 +55,11 @@ for name in alone cluster; do
         'BEGIN { printf "   CPU: %.1f s in all, %.1f us per request (the proxy process only)\n", t / hz, t / hz / n * 1e6 }'
     awk -v t="$((redis_after - redis_before))" -v hz="$hz" -v n="$requests" \
         'BEGIN { printf "   redis-server CPU: %.1f us per request\n", t / hz / n * 1e6 }'
+    if [ "$name" = cluster ] && command -v redis-cli >/dev/null; then
+        # How many requests shared a script call (admissions and releases).
+        redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
+            sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2/p' |
+            awk -v n="$requests" '{ printf "   redis: %d script calls, %.1f requests per call, %.1f us of script each\n", $1, n / $1, $2 / $1 }'
+    fi
     kill "$pid"
 done

@@ -4,14 +4,15 @@
 # Redis costs per request. With [cluster] every request makes one admission
 # round trip to Redis (and a release afterwards).
 #
-#   bench/compare-cluster.sh [DURATION] [CONNECTIONS]     (defaults: 10s 32)
+#   bench/compare-cluster.sh [DURATION] [CONNECTIONS] [RUNS]   (defaults: 10s 32 3)
 #
 # Needs wrk and redis-server (Debian: apt-get install wrk redis-server). Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10s}"
 conns="${2:-32}"
-for tool in wrk redis-server curl; do
+runs="${3:-3}"
+for tool in wrk redis-server redis-cli curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk redis-server curl)" >&2; exit 1; }
 done
 
@@ -35,31 +36,46 @@ redis_url = \"redis://127.0.0.1:$redis_port\"" >"$work/cluster.toml"
 hz="$(getconf CLK_TCK)"
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+declare -A pid_of port_of
+port_of[alone]=18080
+port_of[cluster]=18082
 for name in alone cluster; do
-    port_in=18080; [ "$name" = cluster ] && port_in=18082
     RUST_LOG="${RUST_LOG:-info}" "$target"/release/zoho-proxy --log-format json run --config "$work/$name.toml" 2>"$work/$name.log" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port_in/crm/v8/Leads" && break; sleep 0.1; done
-    wrk -t2 -c"$conns" -d2s "http://127.0.0.1:$port_in/crm/v8/Leads" >/dev/null   # warm-up
-    echo "== $name: wrk -t2 -c$conns -d$duration GET /crm/v8/Leads"
-    redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null 2>&1 || true
-    before="$(cpu "$pid")"
-    redis_before="$(cpu "$redis_pid")"
-    out="$(wrk -t2 -c"$conns" -d"$duration" --latency "http://127.0.0.1:$port_in/crm/v8/Leads")"
-    after="$(cpu "$pid")"
-    redis_after="$(cpu "$redis_pid")"
-    echo "$out" | grep -E "Requests/sec|50%|99%|requests in|Non-2xx"
-    requests="$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')"
-    awk -v t="$((after - before))" -v hz="$hz" -v n="$requests" \
-        'BEGIN { printf "   CPU: %.1f s in all, %.1f us per request (the proxy process only)\n", t / hz, t / hz / n * 1e6 }'
-    awk -v t="$((redis_after - redis_before))" -v hz="$hz" -v n="$requests" \
-        'BEGIN { printf "   redis-server CPU: %.1f us per request\n", t / hz / n * 1e6 }'
-    if [ "$name" = cluster ] && command -v redis-cli >/dev/null; then
-        # How many requests shared a script call (admissions and releases).
-        redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
-            sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2/p' |
-            awk -v n="$requests" '{ printf "   redis: %d script calls, %.1f requests per call, %.1f us of script each\n", $1, n / $1, $2 / $1 }'
-    fi
-    kill "$pid"
+    pid_of[$name]=$!
+    pids+=("$!")
+    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:${port_of[$name]}/crm/v8/Leads" && break; sleep 0.1; done
+    wrk -t2 -c"$conns" -d2s "http://127.0.0.1:${port_of[$name]}/crm/v8/Leads" >/dev/null   # warm-up
 done
+
+# Rounds in turn (alone, then cluster), so that both see the same machine.
+summary=()
+for round in $(seq "$runs"); do
+    declare -A rps
+    for name in alone cluster; do
+        pid="${pid_of[$name]}"
+        echo "== round $round, $name: wrk -t2 -c$conns -d$duration GET /crm/v8/Leads"
+        [ "$name" = cluster ] && redis-cli -p "$redis_port" CONFIG RESETSTAT >/dev/null
+        before="$(cpu "$pid")"
+        redis_before="$(cpu "$redis_pid")"
+        out="$(wrk -t2 -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port_of[$name]}/crm/v8/Leads")"
+        after="$(cpu "$pid")"
+        redis_after="$(cpu "$redis_pid")"
+        echo "$out" | grep -E "Requests/sec|50%|99%|requests in|Non-2xx|Socket errors"
+        requests="$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')"
+        rps[$name]="$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')"
+        awk -v t="$((after - before))" -v hz="$hz" -v n="$requests" \
+            'BEGIN { printf "   CPU: %.1f s in all, %.1f us per request (the proxy process only)\n", t / hz, t / hz / n * 1e6 }'
+        awk -v t="$((redis_after - redis_before))" -v hz="$hz" -v n="$requests" \
+            'BEGIN { printf "   redis-server CPU: %.1f us per request\n", t / hz / n * 1e6 }'
+        if [ "$name" = cluster ]; then
+            # How many requests shared a script call (admissions and releases).
+            redis-cli -p "$redis_port" INFO commandstats | tr -d '\r' |
+                sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2/p' |
+                awk -v n="$requests" '{ printf "   redis: %d script calls, %.1f requests per call, %.1f us of script each\n", $1, n / $1, $2 / $1 }'
+        fi
+    done
+    summary+=("$(awk -v a="${rps[alone]}" -v c="${rps[cluster]}" -v r="$round" \
+        'BEGIN { printf "round %d: alone %.0f req/s, [cluster] %.0f req/s: %.2fx", r, a, c, c / a }')")
+done
+echo "== [cluster] against alone, same run"
+printf '%s\n' "${summary[@]}"

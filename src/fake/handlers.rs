@@ -206,7 +206,13 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         body,
         client_id,
     };
-    lock(&state.recorded).push(recorded.clone());
+    if state.recording.load(Ordering::Relaxed) {
+        lock(&state.recorded).push(recorded.clone());
+    }
+    let delay = *lock(&state.api_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
 
     let ruled = lock(&state.path_rules)
         .iter()

@@ -14,7 +14,7 @@ pub use handlers::Generated;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -160,6 +160,10 @@ struct State {
     /// Fixed answers for every request under a path prefix.
     path_rules: Mutex<Vec<(String, Canned)>>,
     recorded: Mutex<Vec<Recorded>>,
+    /// Whether API requests are kept in `recorded` (a benchmark turns it off).
+    recording: AtomicBool,
+    /// How long every API answer waits (before any scripted delay).
+    api_delay: Mutex<Duration>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     arrived: Notify,
@@ -214,6 +218,8 @@ impl FakeZoho {
             api_script: Mutex::new(VecDeque::new()),
             path_rules: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
+            recording: AtomicBool::new(true),
+            api_delay: Mutex::new(Duration::ZERO),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             arrived: Notify::new(),
@@ -271,6 +277,18 @@ impl FakeZoho {
     /// The most API requests that were in progress at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Every API answer from now on waits `delay` first (before any scripted
+    /// delay), as a distant Zoho's round trip does (`ZERO`: answer at once).
+    pub fn set_api_delay(&self, delay: Duration) {
+        *lock(&self.state.api_delay) = delay;
+    }
+
+    /// Whether API requests are recorded for [`FakeZoho::requests`] (the
+    /// default); a long benchmark turns it off so the fake's memory stays flat.
+    pub fn set_recording(&self, on: bool) {
+        self.state.recording.store(on, Ordering::SeqCst);
     }
 
     pub fn script_api(&self, reply: ApiReply) {

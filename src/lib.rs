@@ -56,6 +56,7 @@ pub mod reload;
 pub mod retry;
 pub mod route;
 pub mod scope;
+pub mod segment_index;
 pub mod server;
 pub mod tls;
 pub mod token;

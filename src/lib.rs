@@ -48,6 +48,7 @@ pub mod error;
 pub mod fake;
 pub mod inspect;
 pub mod limit;
+pub mod logging;
 pub mod metrics;
 pub mod onboard;
 pub mod probe;

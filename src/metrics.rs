@@ -5,6 +5,7 @@
 //! `OTHER`), statuses are three digits, reasons and results are fixed words.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -80,6 +81,7 @@ pub struct Metrics {
     leases_expired: Counter,
     redis_ops: Family<OpLabel, Histogram>,
     redis_errors: Family<OpLabel, Counter>,
+    unrouted: Arc<RouteSeries>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -180,7 +182,15 @@ impl Metrics {
             "Redis calls that failed or timed out, by operation",
             redis_errors.clone(),
         );
+        let unrouted = RouteSeries::new(
+            &requests,
+            &request_duration,
+            &upstream_duration,
+            "none",
+            "none",
+        );
         Metrics {
+            unrouted,
             cluster_up,
             leases_expired,
             redis_ops,
@@ -198,35 +208,23 @@ impl Metrics {
         }
     }
 
-    /// One answered request (of any kind); `None`: no route matched.
-    pub fn request(
-        &self,
-        route: Option<(&str, &str)>,
-        method: &http::Method,
-        status: u16,
-        took: Duration,
-    ) {
-        let (credential, route) = route.unwrap_or(("none", "none"));
-        let route = route.to_owned();
-        self.requests
-            .get_or_create(&RequestLabels {
-                credential: credential.to_owned(),
-                route: route.clone(),
-                method: method_label(method),
-                status,
-            })
-            .inc();
-        self.request_duration
-            .get_or_create(&RouteLabel { route })
-            .observe(took.as_secs_f64());
+    /// The series of route `route` (of credential `credential`), for a
+    /// config generation to resolve once per route: a request then records
+    /// its metrics without building or hashing label strings.
+    pub fn route_series(&self, credential: &str, route: &str) -> Arc<RouteSeries> {
+        RouteSeries::new(
+            &self.requests,
+            &self.request_duration,
+            &self.upstream_duration,
+            credential,
+            route,
+        )
     }
 
-    pub fn upstream(&self, route: &str, took: Duration) {
-        self.upstream_duration
-            .get_or_create(&RouteLabel {
-                route: route.to_owned(),
-            })
-            .observe(took.as_secs_f64());
+    /// The series of requests no route matched (`credential="none"`,
+    /// `route="none"`).
+    pub fn unrouted(&self) -> &RouteSeries {
+        &self.unrouted
     }
 
     pub fn token_refresh(&self, credential: &str, result: RefreshResult) {
@@ -313,6 +311,119 @@ impl Metrics {
     }
 }
 
+/// One route's series, resolved when a config generation starts (see
+/// [`Metrics::route_series`]): its name and credential for the request log,
+/// its histograms, and its `requests_total` counters by method and status,
+/// each looked up in the family once and then kept.
+pub struct RouteSeries {
+    credential: String,
+    route: String,
+    /// Looked up on first use, so a series appears in `/metrics` only once
+    /// something happened on it.
+    request_duration: OnceLock<Histogram>,
+    upstream_duration: OnceLock<Histogram>,
+    /// The counters seen so far: a handful per route (methods × statuses).
+    requests: RwLock<Vec<(&'static str, u16, Counter)>>,
+    /// Where the series live: `requests`, `request_duration`, `upstream_duration`.
+    families: (
+        Family<RequestLabels, Counter>,
+        Family<RouteLabel, Histogram>,
+        Family<RouteLabel, Histogram>,
+    ),
+}
+
+impl std::fmt::Debug for RouteSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteSeries")
+            .field("credential", &self.credential)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteSeries {
+    fn new(
+        requests: &Family<RequestLabels, Counter>,
+        request_duration: &Family<RouteLabel, Histogram>,
+        upstream_duration: &Family<RouteLabel, Histogram>,
+        credential: &str,
+        route: &str,
+    ) -> Arc<Self> {
+        Arc::new(RouteSeries {
+            credential: credential.to_owned(),
+            route: route.to_owned(),
+            request_duration: OnceLock::new(),
+            upstream_duration: OnceLock::new(),
+            requests: RwLock::new(Vec::new()),
+            families: (
+                requests.clone(),
+                request_duration.clone(),
+                upstream_duration.clone(),
+            ),
+        })
+    }
+
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
+    /// One answered request (of any kind).
+    pub fn request(&self, method: &http::Method, status: u16, took: Duration) {
+        let method = method_label(method);
+        self.counter(method, status).inc();
+        self.request_duration
+            .get_or_init(|| self.histogram(&self.families.1))
+            .observe(took.as_secs_f64());
+    }
+
+    /// One attempt's wait for Zoho's response head.
+    pub fn upstream(&self, took: Duration) {
+        self.upstream_duration
+            .get_or_init(|| self.histogram(&self.families.2))
+            .observe(took.as_secs_f64());
+    }
+
+    fn histogram(&self, family: &Family<RouteLabel, Histogram>) -> Histogram {
+        family
+            .get_or_create(&RouteLabel {
+                route: self.route.clone(),
+            })
+            .clone()
+    }
+
+    fn counter(&self, method: &'static str, status: u16) -> Counter {
+        let seen = |list: &[(&'static str, u16, Counter)]| {
+            list.iter()
+                .find(|(m, s, _)| *m == method && *s == status)
+                .map(|(_, _, c)| c.clone())
+        };
+        let known = seen(&self.requests.read().unwrap_or_else(|e| e.into_inner()));
+        if let Some(counter) = known {
+            return counter;
+        }
+        let mut list = self.requests.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(counter) = seen(&list) {
+            return counter;
+        }
+        let counter = self
+            .families
+            .0
+            .get_or_create(&RequestLabels {
+                credential: self.credential.clone(),
+                route: self.route.clone(),
+                method,
+                status,
+            })
+            .clone();
+        list.push((method, status, counter.clone()));
+        counter
+    }
+}
+
 /// Decrements the in-flight gauge when dropped.
 pub struct InFlight(Gauge<i64, AtomicI64>);
 
@@ -342,19 +453,11 @@ mod tests {
     #[test]
     fn renders_every_metric_with_bounded_labels() {
         let m = Metrics::new();
-        m.request(
-            Some(("prod", "leads")),
-            &http::Method::GET,
-            200,
-            Duration::from_millis(30),
-        );
-        m.request(
-            None,
-            &"FROB".parse().unwrap(),
-            403,
-            Duration::from_millis(1),
-        );
-        m.upstream("leads", Duration::from_millis(20));
+        let leads = m.route_series("prod", "leads");
+        leads.request(&http::Method::GET, 200, Duration::from_millis(30));
+        m.unrouted()
+            .request(&"FROB".parse().unwrap(), 403, Duration::from_millis(1));
+        leads.upstream(Duration::from_millis(20));
         m.token_refresh("prod", RefreshResult::Ok);
         m.retry("429");
         m.waited(Duration::from_millis(5));
@@ -378,5 +481,30 @@ mod tests {
         }
         drop(guard);
         assert!(m.render([]).contains("zoho_proxy_in_flight 0"));
+    }
+
+    #[test]
+    fn a_reloaded_route_counts_on_in_the_same_series() {
+        let m = Metrics::new();
+        let before = m.route_series("prod", "leads");
+        assert!(
+            !m.render([]).contains(r#"route="leads""#),
+            "no series before anything happened on it"
+        );
+        before.request(&http::Method::GET, 200, Duration::from_millis(3));
+        // A reload resolves the route's series again: the counts go on.
+        let after = m.route_series("prod", "leads");
+        after.request(&http::Method::GET, 200, Duration::from_millis(3));
+        after.request(&http::Method::POST, 201, Duration::from_millis(3));
+        after.upstream(Duration::from_millis(2));
+        let text = m.render([]);
+        for needle in [
+            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="GET",status="200"} 2"#,
+            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="POST",status="201"} 1"#,
+            r#"zoho_proxy_request_duration_seconds_count{route="leads"} 3"#,
+            r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
     }
 }

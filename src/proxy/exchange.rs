@@ -180,7 +180,9 @@ impl Proxy {
                 .client()
                 .send(req, call.active.config.server.request_timeout)
                 .await;
-            self.metrics.upstream(&call.route.name, sending.elapsed());
+            if let Some(series) = &outcome.route {
+                series.upstream(sending.elapsed());
+            }
             outcome.upstream += sending.elapsed();
             if let (Err(_), Some(stalled)) = (&sent, body.stalled()) {
                 // The client's fault, not Zoho's: never retried (the body is

@@ -24,7 +24,7 @@ use crate::canon::{canonicalize, CanonicalPath};
 use crate::config::Config;
 use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteSeries};
 use crate::route::{Decision, Denial, Route};
 use crate::token::{AccessToken, TokenManager};
 use exchange::{RequestBody, Unkept};
@@ -48,6 +48,8 @@ pub struct Active {
     pub config: Arc<Config>,
     /// One per `config.credentials`, in the same order.
     credentials: Vec<Arc<Credential>>,
+    /// One per route, in table order: its metric series, resolved once.
+    series: Vec<Arc<RouteSeries>>,
     /// Bytes of request bodies kept for replay, all requests together.
     replay: Arc<Semaphore>,
 }
@@ -64,8 +66,8 @@ pub struct Proxy {
 /// What the request log line reports about a request.
 #[derive(Default)]
 struct Outcome {
-    route: Option<String>,
-    credential: Option<String>,
+    /// The route's series (with its name and its credential's), once routed.
+    route: Option<Arc<RouteSeries>>,
     /// Replayed after Zoho rejected the token.
     replayed: bool,
     /// Retries after 429, 5xx or connection failures.
@@ -102,6 +104,7 @@ impl Proxy {
             .collect::<Result<_, _>>()?;
         let active = Active {
             replay: replay_budget(&config),
+            series: route_series(&config, &metrics),
             config,
             credentials,
         };
@@ -183,6 +186,7 @@ impl Proxy {
             replay_budget(&config)
         };
         self.active.store(Arc::new(Active {
+            series: route_series(&config, &self.metrics),
             config,
             credentials,
             replay,
@@ -196,35 +200,35 @@ impl Proxy {
         let _in_flight = self.metrics.in_flight();
         let request_id = request_id(&mut req);
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        // Shares the request's bytes: no copy of the path for the log line.
+        let uri = req.uri().clone();
         let mut outcome = Outcome::default();
         let mut resp = match self.pipeline(req, &mut outcome).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), error = %e, code = e.code(), "request refused");
-                e.into_response_for(outcome.credential.as_deref())
+                e.into_response_for(outcome.route.as_deref().map(RouteSeries::credential))
             }
         };
         let took = started.elapsed();
+        let status = resp.status().as_u16();
+        let route = outcome.route.as_deref();
         tracing::info!(
             request_id = request_id.to_str().unwrap_or("-"),
-            method = %method,
-            path = %path,
-            route = outcome.route.as_deref().unwrap_or("-"),
-            credential = outcome.credential.as_deref().unwrap_or("-"),
-            status = resp.status().as_u16(),
+            method = method.as_str(),
+            path = uri.path(),
+            route = route.map_or("-", RouteSeries::route),
+            credential = route.map_or("-", RouteSeries::credential),
+            status,
             duration_ms = took.as_millis() as u64,
             upstream_ms = outcome.upstream.as_millis() as u64,
             retries = outcome.retries,
             replayed = outcome.replayed,
             "request"
         );
-        self.metrics.request(
-            outcome.credential.as_deref().zip(outcome.route.as_deref()),
-            &method,
-            resp.status().as_u16(),
-            took,
-        );
+        route
+            .unwrap_or(self.metrics.unrouted())
+            .request(&method, status, took);
         resp.headers_mut().insert(REQUEST_ID, request_id);
         resp
     }
@@ -244,8 +248,7 @@ impl Proxy {
         let credential = active.credentials.get(route.credential).ok_or_else(|| {
             ProxyError::Internal(format!("route {} has no credential", route.name))
         })?;
-        outcome.route = Some(route.name.clone());
-        outcome.credential = Some(credential.name().to_owned());
+        outcome.route = active.series.get(decision.position).cloned();
 
         let (parts, body) = req.into_parts();
         let server = &config.server;
@@ -267,6 +270,18 @@ impl Proxy {
     }
 }
 
+/// Each route's metric series, in table order.
+fn route_series(config: &Config, metrics: &Metrics) -> Vec<Arc<RouteSeries>> {
+    config
+        .routes
+        .iter()
+        .map(|r| {
+            let credential = config.credentials.get(r.credential).map_or("", |c| &c.name);
+            metrics.route_series(credential, &r.name)
+        })
+        .collect()
+}
+
 /// A fresh budget of `replay_memory` bytes for kept request bodies.
 fn replay_budget(config: &Config) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(config.server.replay_memory))
@@ -284,12 +299,15 @@ fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
     if let Some(id) = given {
         return id.clone();
     }
-    let id = HeaderValue::from_str(&format!(
-        "{:016x}{:016x}",
-        crate::retry::random(),
-        crate::retry::random()
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("-"));
+    // 32 hex digits, written in place: no formatting machinery, one copy.
+    let mut hex = [0u8; 32];
+    let random = [crate::retry::random(), crate::retry::random()];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        let word = random[i / 16];
+        let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    let id = HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("-"));
     req.headers_mut().insert(REQUEST_ID, id.clone());
     id
 }

@@ -68,19 +68,18 @@ impl UpstreamClient {
         req: Request<ProxyBody>,
         timeout: Duration,
     ) -> Result<Response<Incoming>, SendError> {
-        let host = req
-            .uri()
-            .authority()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        // Shared, not copied: only an error spells it out.
+        let authority = req.uri().authority().cloned();
+        let host = move || authority.map(|a| a.to_string()).unwrap_or_default();
         match tokio::time::timeout(timeout, self.client.request(req)).await {
             Err(_) => Err(SendError::Timeout {
-                host,
+                host: host(),
                 after: timeout,
             }),
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => {
                 let reason = error_chain(&e);
+                let host = host();
                 if e.is_connect() {
                     Err(SendError::Connect { host, reason })
                 } else {

@@ -25,7 +25,7 @@ async fn method_and_path_override_headers_never_reach_zoho() {
     assert_eq!(seen[0].path, "/crm/v8/Leads");
     assert_eq!(seen[0].headers["x-keep"], "yes", "other headers pass");
     for name in OVERRIDES {
-        assert!(!seen[0].headers.contains_key(name), "{name} reached Zoho");
+        assert!(!seen[0].headers.contains_key(&name), "{name} reached Zoho");
     }
 }
 

@@ -285,26 +285,39 @@ fn build_request(
     token: &AccessToken,
     body: &mut RequestBody,
 ) -> Result<Request<ProxyBody>, ProxyError> {
-    let base = call
-        .credential
-        .zoho()
-        .base_url(call.route.upstream, token.api_domain.as_deref());
-    let path = call.path;
-    let target = match call.parts.uri.query() {
-        Some(q) => format!("{base}{path}?{q}"),
-        None => format!("{base}{path}"),
+    let path = call.path.as_str();
+    let query = call.parts.uri.query();
+    // One buffer for the whole URL, which the URI then keeps.
+    let mut target = String::with_capacity(64 + path.len() + query.map_or(0, |q| q.len() + 1));
+    call.credential.zoho().write_base_url(
+        call.route.upstream,
+        token.api_domain.as_deref(),
+        &mut target,
+    );
+    target.push_str(path);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    // Parsed in place: the URI keeps the string's buffer.
+    let uri = Uri::try_from(target);
+    let base = || {
+        call.credential
+            .zoho()
+            .base_url(call.route.upstream, token.api_domain.as_deref())
     };
-    let uri: Uri = target
-        .parse()
-        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
+    let uri =
+        uri.map_err(|e| ProxyError::Internal(format!("upstream URL {}{path}: {e}", base())))?;
     if uri.authority().is_none() {
         return Err(ProxyError::Internal(format!(
-            "upstream URL {base} has no host"
+            "upstream URL {} has no host",
+            base()
         )));
     }
-    let mut headers = call.parts.headers.clone();
-    headers::for_upstream(&mut headers, token.expose(), &call.route.headers)
-        .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
+    let headers = headers::for_upstream(&call.parts.headers, token.expose(), &call.route.headers)
+        .map_err(|_| {
+        ProxyError::Internal("the access token is not a valid header value".into())
+    })?;
     let body = body
         .take()
         .ok_or_else(|| ProxyError::Internal("request body already sent".into()))?;

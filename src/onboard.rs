@@ -230,7 +230,8 @@ pub async fn exchange_code(x: &Exchange) -> Result<Onboarded, OnboardError> {
         Some(path) => crate::tls::read_pem_certs(path).map_err(OnboardError::Setup)?,
         None => Vec::new(),
     };
-    let client = UpstreamClient::new(&roots).map_err(|e| OnboardError::Setup(e.to_string()))?;
+    let client = UpstreamClient::new(&roots, Default::default())
+        .map_err(|e| OnboardError::Setup(e.to_string()))?;
     let endpoint = TokenEndpoint::new(client, token_url.clone());
     let answer = endpoint
         .post_form(&grant_form(x))

@@ -30,13 +30,43 @@ pub enum SendError {
     Timeout { host: String, after: Duration },
 }
 
+/// The HTTP version spoken to Zoho (`upstream_http` in `[zoho]` or a
+/// `[[credentials]]` entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamHttp {
+    /// HTTP/2 when the server offers it in ALPN (Zoho does), else HTTP/1.1:
+    /// one connection per host carries every request at once.
+    #[default]
+    Http2,
+    /// HTTP/1.1 only: a pool of keep-alive connections, one per request in
+    /// flight.
+    Http1,
+}
+
+impl std::str::FromStr for UpstreamHttp {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "http2" => Ok(UpstreamHttp::Http2),
+            "http1" => Ok(UpstreamHttp::Http1),
+            _ => Err(format!(
+                "upstream_http must be \"http2\" or \"http1\", not {s:?}"
+            )),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct UpstreamClient {
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
 }
 
 impl UpstreamClient {
-    pub fn new(extra_roots: &[CertificateDer<'static>]) -> Result<Self, TlsError> {
+    pub fn new(
+        extra_roots: &[CertificateDer<'static>],
+        version: UpstreamHttp,
+    ) -> Result<Self, TlsError> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -45,9 +75,11 @@ impl UpstreamClient {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(client_config(extra_roots)?)
             .https_only()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+            .enable_http1();
+        let https = match version {
+            UpstreamHttp::Http2 => https.enable_http2().wrap_connector(http),
+            UpstreamHttp::Http1 => https.wrap_connector(http),
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(64)

@@ -488,6 +488,9 @@ async fn the_fake_can_answer_late_and_stop_recording() {
     h.fake.set_recording(false);
     let started = std::time::Instant::now();
     assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
-    assert!(started.elapsed() < Duration::from_secs(1), "no delay any more");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no delay any more"
+    );
     assert_eq!(h.fake.requests().len(), 1, "not recorded");
 }

@@ -27,6 +27,7 @@ use crate::retry::RetryPolicy;
 use crate::route::pattern::PathPattern;
 use crate::route::{MethodSet, Route, RouteTable};
 use crate::scope::{Scope, ScopeSet};
+use crate::upstream::UpstreamHttp;
 pub use secret::{Secret, SecretSource};
 
 /// Zoho mints at most 10 access tokens per refresh token per rolling 10 minutes.
@@ -149,6 +150,8 @@ pub struct ZohoConfig {
     pub rejected_token_min_age: Duration,
     /// Where the access token is kept across restarts (`token::cache`).
     pub token_cache: Option<PathBuf>,
+    /// The HTTP version spoken to Zoho's hosts.
+    pub upstream_http: UpstreamHttp,
 }
 
 impl ZohoConfig {
@@ -741,7 +744,12 @@ impl Compiler<'_> {
             }
             Some(s) => Some(self.base_dir.join(s.get_ref())),
         };
+        let upstream_http = match &raw.upstream_http {
+            None => UpstreamHttp::default(),
+            Some(s) => s.get_ref().parse().map_err(|m: String| self.at(s, m))?,
+        };
         Ok(ZohoConfig {
+            upstream_http,
             data_center,
             client_id,
             client_secret: self.secret(raw.client_secret, "client_secret")?,

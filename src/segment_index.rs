@@ -64,13 +64,24 @@ impl SegmentIndex {
         segments: impl IntoIterator<Item = &'p str>,
         mut accept: impl FnMut(usize) -> bool,
     ) -> Option<usize> {
-        // At most one list per key position, plus the unkeyed templates.
+        // The non-empty candidate lists: at most one per key position, plus
+        // the unkeyed templates.
         let mut lists: [&[usize]; MAX_KEY_DEPTH + 1] = [&[]; MAX_KEY_DEPTH + 1];
-        lists[0] = &self.unkeyed;
-        for ((slot, by_literal), segment) in lists[1..].iter_mut().zip(&self.keyed).zip(segments) {
-            if let Some(found) = by_literal.get(segment) {
-                *slot = found;
+        let found = self
+            .keyed
+            .iter()
+            .zip(segments)
+            .filter_map(|(by_literal, segment)| by_literal.get(segment));
+        let mut n = 0;
+        for list in std::iter::once(&self.unkeyed).chain(found) {
+            if let Some(slot) = lists.get_mut(n).filter(|_| !list.is_empty()) {
+                *slot = list;
+                n += 1;
             }
+        }
+        let lists = &mut lists[..n];
+        if let [only] = lists {
+            return only.iter().copied().find(|&i| accept(i));
         }
         // Merge the ascending lists, lowest table position first.
         loop {

@@ -15,6 +15,7 @@ use std::fmt::{self, Write as _};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
+
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -32,56 +33,85 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
-        writer.write_str("{\"timestamp\":\"")?;
-        timestamp(&mut writer, std::time::SystemTime::now())?;
-        writer.write_str("\",\"level\":\"")?;
-        writer.write_str(meta.level().as_str())?;
-        writer.write_char('"')?;
-        let mut fields = Fields {
-            out: &mut writer,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_str(",\"target\":")?;
-        string(&mut writer, meta.target())?;
-        if let Some(scope) = ctx.event_scope() {
-            writer.write_str(",\"spans\":[")?;
-            for (i, span) in scope.from_root().enumerate() {
-                if i > 0 {
-                    writer.write_char(',')?;
-                }
-                writer.write_char('{')?;
-                let extensions = span.extensions();
-                // JsonFields stored the span's fields as a JSON object.
-                let inner = extensions
-                    .get::<FormattedFields<JsonFields>>()
-                    .map(|f| f.fields.trim())
-                    .and_then(|f| f.strip_prefix('{')?.strip_suffix('}'))
-                    .unwrap_or("");
-                if !inner.is_empty() {
-                    writer.write_str(inner)?;
-                    writer.write_char(',')?;
-                }
-                writer.write_str("\"name\":")?;
-                string(&mut writer, span.name())?;
-                writer.write_char('}')?;
-            }
-            writer.write_char(']')?;
+        // The line is built in a String of this thread's (pushes the
+        // compiler can see through, unlike the Writer's), then written at once.
+        thread_local! {
+            static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        writer.write_str("}\n")
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                line_of(ctx, event, &mut line)?;
+                writer.write_str(&line)
+            }
+            // An event logged while formatting one (a field's Debug logging).
+            Err(_) => {
+                let mut line = String::new();
+                line_of(ctx, event, &mut line)?;
+                writer.write_str(&line)
+            }
+        })
     }
 }
 
+/// One event as a JSON line, appended to `writer`.
+fn line_of<S>(
+    ctx: &FmtContext<'_, S, JsonFields>,
+    event: &Event<'_>,
+    writer: &mut String,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let meta = event.metadata();
+    writer.write_str("{\"timestamp\":\"")?;
+    timestamp(writer, std::time::SystemTime::now())?;
+    writer.write_str("\",\"level\":\"")?;
+    writer.write_str(meta.level().as_str())?;
+    writer.write_char('"')?;
+    let mut fields = Fields {
+        out: writer,
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    writer.write_str(",\"target\":")?;
+    string(writer, meta.target())?;
+    if let Some(scope) = ctx.event_scope() {
+        writer.write_str(",\"spans\":[")?;
+        for (i, span) in scope.from_root().enumerate() {
+            if i > 0 {
+                writer.write_char(',')?;
+            }
+            writer.write_char('{')?;
+            let extensions = span.extensions();
+            // JsonFields stored the span's fields as a JSON object.
+            let inner = extensions
+                .get::<FormattedFields<JsonFields>>()
+                .map(|f| f.fields.trim())
+                .and_then(|f| f.strip_prefix('{')?.strip_suffix('}'))
+                .unwrap_or("");
+            if !inner.is_empty() {
+                writer.write_str(inner)?;
+                writer.write_char(',')?;
+            }
+            writer.write_str("\"name\":")?;
+            string(writer, span.name())?;
+            writer.write_char('}')?;
+        }
+        writer.write_char(']')?;
+    }
+    writer.write_str("}\n")
+}
+
 /// Writes each visited field as `,"name":value`.
-struct Fields<'a, 'w> {
-    out: &'a mut Writer<'w>,
+struct Fields<'a> {
+    out: &'a mut String,
     result: fmt::Result,
 }
 
-impl Fields<'_, '_> {
-    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+impl Fields<'_> {
+    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut String) -> fmt::Result) {
         if self.result.is_ok() {
             self.result = (|| {
                 self.out.write_char(',')?;
@@ -93,7 +123,7 @@ impl Fields<'_, '_> {
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.entry(field, |w| string(w, value));
     }
@@ -199,7 +229,7 @@ fn timestamp(w: &mut impl fmt::Write, at: std::time::SystemTime) -> fmt::Result 
 }
 
 /// A JSON string: quoted and escaped.
-fn string(w: &mut Writer<'_>, text: &str) -> fmt::Result {
+fn string(w: &mut String, text: &str) -> fmt::Result {
     w.write_char('"')?;
     Escaped(w).write_str(text)?;
     w.write_char('"')
@@ -373,6 +403,25 @@ mod tests {
         assert_eq!(v["message"], "a \"message\"\nwith lines");
         assert_eq!(v["level"], "WARN");
         assert!(lines[0].contains("\\u0000") && lines[0].contains("\\u0007"));
+    }
+
+    #[test]
+    fn a_field_that_logs_while_formatted_does_not_break_the_line() {
+        struct Noisy;
+        impl fmt::Debug for Noisy {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                tracing::info!("from inside a field");
+                f.write_str("noisy")
+            }
+        }
+        let lines = lines(|| tracing::info!(x = ?Noisy, "outer"));
+        let outer: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &serde_json::Value| v["message"] == "outer")
+            .collect();
+        assert_eq!(outer.len(), 1, "{lines:?}");
+        assert_eq!(outer[0]["x"], "noisy");
     }
 
     #[test]

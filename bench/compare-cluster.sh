@@ -15,21 +15,10 @@ for tool in wrk redis-server curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk redis-server curl)" >&2; exit 1; }
 done
 
-[ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
-target="${ZP_TARGET:-target}"
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/fake.sh
+bench_setup
 
-"$target"/release/examples/fake_zoho "$work/fake" >"$work/fake.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q "fake Zoho at" "$work/fake.log" 2>/dev/null && break; sleep 0.1; done
-url="$(sed -n 's/^fake Zoho at \(https:[^;]*\);.*/\1/p' "$work/fake.log")"
-field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "$work/fake/proxy.toml"; }
+start_fake
 
 redis_port=18379
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
@@ -37,26 +26,7 @@ redis_pid=$!
 pids+=("$redis_pid")
 
 config() { # $1 listen port, $2 extra
-    cat <<TOML
-[server]
-listen = "127.0.0.1:$1"
-[admin]
-listen = "127.0.0.1:0"
-[zoho]
-client_id = "$(field client_id)"
-client_secret = "$(field client_secret)"
-refresh_token = "$(field refresh_token)"
-accounts_url = "$url"
-api_url = "$url"
-ca_file = "$work/fake/ca.pem"
-[rate_limit]
-max_concurrent = 10000
-[[routes]]
-name = "crm"
-path = "/crm/**"
-scopes = ["ZohoCRM.modules.ALL"]
-$2
-TOML
+    proxy_toml "$1" "127.0.0.1:0" "$2"
 }
 config 18080 "" >"$work/alone.toml"
 config 18082 "[cluster]

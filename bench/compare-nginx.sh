@@ -41,17 +41,15 @@ for tool in nginx wrk curl python3 valgrind ss; do
 done
 ulimit -n "$(ulimit -Hn)"   # 1,000 clients + 1,000 upstream connections need more than 1,024
 
-[ -n "${ZP_TARGET:-}" ] || cargo build --release --bins --examples >/dev/null
-target="$(realpath "${ZP_TARGET:-target}")"
-work="$(mktemp -d)"
-pids=()
+. bench/fake.sh
 nginx_pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+on_exit() {
     for p in "${nginx_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
 }
-trap cleanup EXIT
+bench_setup
+target="$(realpath "$target")"
+# The fakes keep no record of requests: their memory stays flat.
+export FAKE_ZOHO_RECORD=0
 hz="$(getconf CLK_TCK)"
 # Syscalls per request, where perf may count them (a tracepoint: needs root
 # or a low perf_event_paranoid).
@@ -62,22 +60,11 @@ results="$work/results.md"
 row() { echo "$*" | tee -a "$results"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
-# A fake Zoho (accounts + API over TLS) in $work/$1; it writes ca.pem and a
-# proxy.toml. Sets fake_url, fake_port, fake_dir.
-start_fake() {
-    local name=$1; shift
-    "$target"/release/examples/fake_zoho "$work/$name" "$@" >"$work/$name.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do grep -q "fake Zoho at" "$work/$name.log" 2>/dev/null && break; sleep 0.1; done
-    fake_url="$(sed -n 's/^fake Zoho at \(https:[^;]*\);.*/\1/p' "$work/$name.log")"
-    fake_port="${fake_url##*:}"
-    fake_dir="$work/$name"
-}
-field() { sed -n "s/^$2 = \"\(.*\)\"$/\1/p" "$1/proxy.toml"; }
+# An access token from the fake in DIR (at URL), for nginx.
 token_of() {
     curl -s --cacert "$1/ca.pem" -d grant_type=refresh_token \
-        -d "client_id=$(field "$1" client_id)" -d "client_secret=$(field "$1" client_secret)" \
-        -d "refresh_token=$(field "$1" refresh_token)" "$2/oauth/v2/token" \
+        -d "client_id=$(fake_field client_id "$1")" -d "client_secret=$(fake_field client_secret "$1")" \
+        -d "refresh_token=$(fake_field refresh_token "$1")" "$2/oauth/v2/token" \
         | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
 }
 
@@ -92,9 +79,9 @@ listen = "127.0.0.1:$port"
 [admin]
 listen = "127.0.0.1:0"
 [zoho]
-client_id = "$(field "$dir" client_id)"
-client_secret = "$(field "$dir" client_secret)"
-refresh_token = "$(field "$dir" refresh_token)"
+client_id = "$(fake_field client_id "$dir")"
+client_secret = "$(fake_field client_secret "$dir")"
+refresh_token = "$(fake_field refresh_token "$dir")"
 accounts_url = "$url"
 api_url = "$url"
 ca_file = "$dir/ca.pem"
@@ -249,7 +236,7 @@ echo "# zoho-proxy vs nginx, $(date -u +%Y-%m-%d), $(nproc) cores, load $(load) 
 
 # ---------------------------------------------------------------- near
 start_fake near
-near_dir=$fake_dir near_url=$fake_url near_port=$fake_port
+near_dir=$fake_dir near_url=$url near_port=$fake_port
 near_token="$(token_of "$near_dir" "$near_url")"
 zp_config "$work/near-h2.toml" "$near_dir" "$near_url" 18080 1 http2
 zp_config "$work/near-h1.toml" "$near_dir" "$near_url" 18082 1 http1
@@ -304,7 +291,7 @@ fi
 # ---------------------------------------------------------------- far
 if [[ "$skip" != *" far "* ]]; then
     start_fake far --delay "$far_delay"
-    far_dir=$fake_dir far_url=$fake_url far_port=$fake_port
+    far_dir=$fake_dir far_url=$url far_port=$fake_port
     far_token="$(token_of "$far_dir" "$far_url")"
     zp_config "$work/far-h2.toml" "$far_dir" "$far_url" 18090 1 http2
     zp_config "$work/far-h1.toml" "$far_dir" "$far_url" 18092 1 http1

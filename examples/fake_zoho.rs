@@ -2,11 +2,13 @@
 //! (`deploy/kubernetes/README.md`, `bench/compare-nginx.sh`): writes `ca.pem`
 //! and `proxy.toml` (the demo's routes, trusting the fake's CA) into DIR and
 //! serves until killed. With `--delay`, every API answer waits that long
-//! first, as a distant Zoho's round trip does. Requests are not recorded, so
-//! its memory stays flat however long a benchmark runs.
+//! first, as a distant Zoho's round trip does.
 //!
 //!     cargo run --release --example fake_zoho -- /tmp/fz [--delay 50ms] &
 //!     zoho-proxy run --config /tmp/fz/proxy.toml
+//!
+//! `FAKE_ZOHO_RECORD=0` keeps no record of requests, so the fake's memory
+//! stays flat however long a load run or benchmark lasts.
 
 use std::path::PathBuf;
 
@@ -22,8 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     std::fs::create_dir_all(&dir)?;
     let fake = zoho_proxy::fake::FakeZoho::start().await?;
-    fake.set_recording(false);
     fake.set_api_delay(delay);
+    if std::env::var("FAKE_ZOHO_RECORD").is_ok_and(|v| v == "0") {
+        fake.keep_records(false);
+    }
     std::fs::write(dir.join("ca.pem"), fake.ca_pem())?;
     let config = fake.proxy_config(
         "127.0.0.1:8080",

@@ -16,7 +16,8 @@
 //!   decoding, so `%2e%2E` and `.%2e` are caught), raw `\`, encoded `/` or `\`
 //!   (`%2F`, `%5C`), `;` raw or encoded (`%3B`), raw `?` and `#`, NUL (raw or
 //!   `%00`), raw C0 control characters, DEL and space, percent-encoded C0
-//!   controls and DEL, double encoding (`%25` followed by two hex digits),
+//!   controls and DEL, double encoding (`%25` followed by two hex digits, raw
+//!   or as escapes of them: `%2541`, `%25%34%31`),
 //!   malformed escapes (`%`, `%4`, `%zz`) and raw non-ASCII characters.
 //! * Normalised (RFC 3986 §6.2.2): escapes of unreserved characters
 //!   (`A-Z a-z 0-9 - . _ ~`) are decoded; all other escapes are kept with
@@ -159,7 +160,7 @@ pub enum PathError {
          (double encoding), which is not allowed"
     )]
     DoubleEncoding {
-        /// The five characters as received, e.g. `%252e`.
+        /// The characters as received, e.g. `%252e` or `%25%32e`.
         escape: String,
     },
     /// A raw `?` or `#`: the query/fragment was not split off.
@@ -288,6 +289,29 @@ fn check_segment(
     })
 }
 
+/// Double encoding is judged on the canonical text, not the raw one: the two
+/// hex digits after `%25` may be raw (`%2541`) or escapes of unreserved
+/// characters that were just decoded (`%25%34%31`); both canonicalize to
+/// `%2541`, which a server that decodes twice reads as `A`. `next` is the raw
+/// index just past what was written last.
+fn check_double_encoding(
+    raw: &str,
+    next: usize,
+    out: &str,
+    escaped_percent: Option<(usize, usize)>,
+) -> Result<(), PathError> {
+    let Some((raw_start, out_start)) = escaped_percent else {
+        return Ok(());
+    };
+    let follows = out.as_bytes().get(out_start + 3..).unwrap_or(&[]);
+    if follows.len() == 2 && follows.iter().all(|b| hex_value(*b).is_some()) {
+        return Err(PathError::DoubleEncoding {
+            escape: excerpt(raw.get(raw_start..next).unwrap_or("")),
+        });
+    }
+    Ok(())
+}
+
 /// Reduces the raw path of an origin-form request target (without the query)
 /// to its [`CanonicalPath`], or explains why it is ambiguous.
 ///
@@ -312,6 +336,8 @@ pub fn canonicalize(raw_path: &str) -> Result<CanonicalPath, PathError> {
     let mut i = 1; // index of the next raw byte
     let mut seg_start = 1; // raw index where the current segment starts
     let mut out_seg_start = 1; // index in `out` where the current segment starts
+                               // The last `%25` written: (its raw index, its index in `out`).
+    let mut escaped_percent: Option<(usize, usize)> = None;
 
     while let Some(&byte) = bytes.get(i) {
         match byte {
@@ -351,20 +377,17 @@ pub fn canonicalize(raw_path: &str) -> Result<CanonicalPath, PathError> {
                             spelling: raw_escape(raw_path, i, 3),
                         })
                     }
-                    b'%' if bytes.get(i + 3).copied().and_then(hex_value).is_some()
-                        && bytes.get(i + 4).copied().and_then(hex_value).is_some() =>
-                    {
-                        return Err(PathError::DoubleEncoding {
-                            escape: raw_escape(raw_path, i, 5),
-                        });
-                    }
                     v if is_unreserved(v) => out.push(char::from(v)),
                     v => {
+                        if v == b'%' {
+                            escaped_percent = Some((i, out.len()));
+                        }
                         // Writing to a String cannot fail.
                         let _ = write!(out, "%{v:02X}");
                     }
                 }
                 i += 3;
+                check_double_encoding(raw_path, i, &out, escaped_percent)?;
             }
             0x00 => return Err(PathError::NulByte { encoded: false }),
             0x01..=0x20 | 0x7F => return Err(PathError::ControlCharacter { byte }),
@@ -395,6 +418,7 @@ pub fn canonicalize(raw_path: &str) -> Result<CanonicalPath, PathError> {
             _ => {
                 out.push(char::from(byte));
                 i += 1;
+                check_double_encoding(raw_path, i, &out, escaped_percent)?;
             }
         }
     }
@@ -546,6 +570,13 @@ mod tests {
             ("/a/%252e%252e/b", "DOUBLE_ENCODING"),
             ("/a%252F", "DOUBLE_ENCODING"),
             ("/%2541", "DOUBLE_ENCODING"),
+            // Found by fuzzing: the hex digits after `%25` may themselves be
+            // escapes of unreserved characters, which are decoded, so the
+            // canonical form would be the double encoding that is refused.
+            ("/a/%25%32%65%25%32%65/b", "DOUBLE_ENCODING"),
+            ("/%25%34%31", "DOUBLE_ENCODING"),
+            ("/%254%31", "DOUBLE_ENCODING"),
+            ("/%25%341", "DOUBLE_ENCODING"),
             ("/a?b", "QUERY_OR_FRAGMENT"),
             ("/a#b", "QUERY_OR_FRAGMENT"),
             ("/caf\u{e9}", "NON_ASCII"),

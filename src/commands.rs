@@ -74,7 +74,45 @@ pub fn describe(config: &Config) -> String {
             requires,
         );
     }
+    describe_clients(config, &mut out);
     out
+}
+
+/// `[[clients]]`: who may call, through which routes.
+fn describe_clients(config: &Config, out: &mut String) {
+    if config.clients.is_empty() {
+        let _ = writeln!(out, "clients: none (no client key is asked for)");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "clients ({}, every request must carry one's key):",
+        config.clients.len()
+    );
+    let names: Vec<&str> = config.routes.iter().map(|r| r.name.as_str()).collect();
+    for c in config.clients.iter() {
+        let routes = match c.routes() {
+            None => "every route".to_owned(),
+            Some(list) => format!("routes {}", join(list.iter().map(|i| names[*i]))),
+        };
+        let limit = match c.limit.as_ref().map(|l| l.spec()) {
+            None => String::new(),
+            Some(s) => {
+                let mut parts = Vec::new();
+                if let Some(rpm) = s.requests_per_minute {
+                    parts.push(format!("{rpm}/min"));
+                }
+                if let Some(b) = s.burst {
+                    parts.push(format!("burst {b}"));
+                }
+                if let Some(n) = s.max_concurrent {
+                    parts.push(format!("{n} at once"));
+                }
+                format!("; rate_limit {}", parts.join(", "))
+            }
+        };
+        let _ = writeln!(out, "  {}: {routes}{limit}", c.name);
+    }
 }
 
 fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
@@ -165,8 +203,8 @@ async fn check_redis(
 pub fn grant_report(config: &Config, credential: usize, granted: &ScopeSet) -> String {
     let mut out = String::from("routes against the grant:\n");
     let mut lacking = Vec::new();
-    let routes = || config.routes.iter().filter(|r| r.credential == credential);
-    for r in routes() {
+    let routes = config.routes.of_credential(credential);
+    for r in routes.clone() {
         let _ = writeln!(out, "  {}:", r.name);
         for s in r.scopes.iter() {
             let ok = granted.covers(s);
@@ -186,7 +224,7 @@ pub fn grant_report(config: &Config, credential: usize, granted: &ScopeSet) -> S
             "warning: route scope {l} was not granted: such requests will be refused"
         );
     }
-    let route_scopes: Vec<&Scope> = routes().flat_map(|r| r.scopes.iter()).collect();
+    let route_scopes: Vec<&Scope> = routes.flat_map(|r| r.scopes.iter()).collect();
     for g in granted.iter() {
         if !route_scopes.iter().any(|s| g.covers(s) || s.covers(g)) {
             let _ = writeln!(out, "warning: granted scope {g} is used by no route: for least privilege, leave it out of the grant");

@@ -25,6 +25,7 @@ use crate::config::{ClusterConfig, CredentialConfig, ZohoConfig};
 use crate::coord::redis::{RedisSettings, RedisStore};
 use crate::coord::seal::TokenSeal;
 use crate::coord::SharedLimits;
+use crate::credits::Credits;
 use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::tls::TlsError;
@@ -93,6 +94,45 @@ pub struct Credential {
     client: UpstreamClient,
     token: Arc<TokenUnit>,
     limits: Arc<Limits>,
+    credits: Arc<CreditsUnit>,
+}
+
+/// The credit account and the task that keeps its file current, dropped
+/// together. Survives reloads: a config change does not reset the day.
+struct CreditsUnit {
+    credits: Arc<Credits>,
+    _saver: Option<AbortOnDrop>,
+    /// With `[cluster]`: exchanges counts with the other replicas.
+    _sharer: Option<AbortOnDrop>,
+}
+
+impl CreditsUnit {
+    fn start(
+        config: &CredentialConfig,
+        refresh: Refresh,
+        cluster: Option<&Cluster>,
+    ) -> Arc<CreditsUnit> {
+        let file = config
+            .zoho
+            .token_cache
+            .as_deref()
+            .map(crate::credits::beside);
+        let credits = Credits::new(&config.name, file);
+        let serving = refresh == Refresh::Background;
+        let saver = serving.then(|| AbortOnDrop(tokio::spawn(credits.clone().keep_saved())));
+        let sharer = cluster.filter(|_| serving).map(|c| {
+            credits.share();
+            let keys = c.store.keys(&config.name);
+            AbortOnDrop(tokio::spawn(
+                credits.clone().keep_shared(c.store.clone(), keys),
+            ))
+        });
+        Arc::new(CreditsUnit {
+            credits,
+            _saver: saver,
+            _sharer: sharer,
+        })
+    }
 }
 
 /// The token manager and the loop that refreshes it, dropped together.
@@ -132,6 +172,7 @@ impl Credential {
         let token = TokenUnit::start(&config, &client, metrics, refresh, cluster, None)?;
         Ok(Credential {
             limits: limits_for(&config, cluster),
+            credits: CreditsUnit::start(&config, refresh, cluster),
             client,
             token,
             config,
@@ -187,11 +228,22 @@ impl Credential {
         } else {
             limits_for(&config, cluster)
         };
+        let file = config
+            .zoho
+            .token_cache
+            .as_deref()
+            .map(crate::credits::beside);
+        let credits = if old.credits.credits.file() == file.as_ref() {
+            old.credits.clone()
+        } else {
+            CreditsUnit::start(&config, refresh, cluster)
+        };
         Ok(Arc::new(Credential {
             config,
             client,
             token,
             limits,
+            credits,
         }))
     }
 
@@ -217,6 +269,11 @@ impl Credential {
 
     pub fn limits(&self) -> &Arc<Limits> {
         &self.limits
+    }
+
+    /// The credential's API credit account.
+    pub fn credits(&self) -> &Arc<Credits> {
+        &self.credits.credits
     }
 
     /// Whether the token in hand is the same one `other` has: used by tests

@@ -5,6 +5,16 @@
 //! Zoho's multi-DC documentation and the official SDKs' `DataCenter` classes.
 //! Canada is the odd one out: its accounts and product hosts live under
 //! `zohocloud.ca`, not `zoho.ca`.
+//!
+//! The UAE (`ae`) data centre: `www.zohoapis.ae` is in Zoho's WorkDrive
+//! multi-DC table (domain `zoho.ae`). `accounts.zoho.ae` is not yet in Zoho's
+//! accounts multi-DC page, but Zoho's live `accounts.zoho.com/oauth/serverinfo`
+//! lists it (as reported by integrations that read it), and integrations for
+//! Desk, Mail, Projects and People use `desk.zoho.ae`, `mail.zoho.ae`,
+//! `projectsapi.zoho.ae`, `people.zoho.ae` and `api-console.zoho.ae`: the
+//! `zoho.<tld>` pattern of the other data centres. `creator.zoho.ae` and
+//! `content.zohoapis.ae` follow the same pattern with no published source
+//! (unverified, like the UK's API domain); `upstreams` overrides any of them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +31,7 @@ pub enum DataCenter {
     Ca,
     Sa,
     Uk,
+    Ae,
 }
 
 /// Which Zoho host a route forwards to. `Api` is `www.zohoapis.<tld>`, home
@@ -82,7 +93,7 @@ impl FromStr for Upstream {
 }
 
 impl DataCenter {
-    pub const ALL: [DataCenter; 9] = [
+    pub const ALL: [DataCenter; 10] = [
         DataCenter::Us,
         DataCenter::Eu,
         DataCenter::In,
@@ -92,6 +103,7 @@ impl DataCenter {
         DataCenter::Ca,
         DataCenter::Sa,
         DataCenter::Uk,
+        DataCenter::Ae,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +117,7 @@ impl DataCenter {
             DataCenter::Ca => "ca",
             DataCenter::Sa => "sa",
             DataCenter::Uk => "uk",
+            DataCenter::Ae => "ae",
         }
     }
 
@@ -120,6 +133,7 @@ impl DataCenter {
             DataCenter::Ca => "ca",
             DataCenter::Sa => "sa",
             DataCenter::Uk => "uk",
+            DataCenter::Ae => "ae",
         }
     }
 
@@ -143,6 +157,22 @@ impl DataCenter {
     /// `https://accounts.zoho.<tld>` (Canada: `accounts.zohocloud.ca`).
     pub fn accounts_url(self) -> String {
         format!("https://accounts.{}", self.zoho_domain())
+    }
+
+    /// The DC whose accounts server is exactly `url` (`https://accounts.zoho.eu`,
+    /// any case, a trailing slash allowed): how the `accounts-server` Zoho
+    /// names in a login redirect is checked before a code goes there.
+    pub fn from_accounts_url(url: &str) -> Option<DataCenter> {
+        let url = url.trim_end_matches('/');
+        DataCenter::ALL
+            .into_iter()
+            .find(|dc| dc.accounts_url().eq_ignore_ascii_case(url))
+    }
+
+    /// `https://api-console.zoho.<tld>`: where clients are registered and
+    /// self-client codes generated (Canada: `api-console.zohocloud.ca`).
+    pub fn api_console_url(self) -> String {
+        format!("https://api-console.{}", self.zoho_domain())
     }
 
     /// The base URL of a product host in this DC.
@@ -226,6 +256,7 @@ mod tests {
             ),
             ("sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa"),
             ("uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+            ("ae", "https://accounts.zoho.ae", "https://www.zohoapis.ae"),
         ];
         for (name, accounts, api) in cases {
             let dc: DataCenter = name.parse().unwrap();
@@ -257,6 +288,50 @@ mod tests {
             DataCenter::Sa.upstream_url(Upstream::Content),
             "https://files.zoho.sa"
         );
+        let ae = DataCenter::Ae;
+        assert_eq!(ae.upstream_url(Upstream::Desk), "https://desk.zoho.ae");
+        assert_eq!(ae.upstream_url(Upstream::Mail), "https://mail.zoho.ae");
+        assert_eq!(
+            ae.upstream_url(Upstream::Projects),
+            "https://projectsapi.zoho.ae"
+        );
+        assert_eq!(ae.upstream_url(Upstream::People), "https://people.zoho.ae");
+    }
+
+    #[test]
+    fn accounts_servers_and_api_consoles_are_the_dcs_own() {
+        for dc in DataCenter::ALL {
+            assert_eq!(DataCenter::from_accounts_url(&dc.accounts_url()), Some(dc));
+        }
+        assert_eq!(
+            DataCenter::from_accounts_url("https://Accounts.Zoho.AE/"),
+            Some(DataCenter::Ae)
+        );
+        for bad in [
+            "https://accounts.zoho.ca",
+            "http://accounts.zoho.eu",
+            "https://accounts.zoho.eu.evil.example",
+            "https://accounts.zoho.eu/oauth",
+            "https://localhost:8443",
+        ] {
+            assert_eq!(DataCenter::from_accounts_url(bad), None, "{bad}");
+        }
+        assert_eq!(
+            DataCenter::Us.api_console_url(),
+            "https://api-console.zoho.com"
+        );
+        assert_eq!(
+            DataCenter::Ae.api_console_url(),
+            "https://api-console.zoho.ae"
+        );
+        assert_eq!(
+            DataCenter::Ca.api_console_url(),
+            "https://api-console.zohocloud.ca"
+        );
+        assert_eq!(
+            DataCenter::Cn.api_console_url(),
+            "https://api-console.zoho.com.cn"
+        );
     }
 
     #[test]
@@ -283,7 +358,7 @@ mod tests {
     fn unknown_dc_is_an_error_listing_the_valid_ones() {
         let err = "mars".parse::<DataCenter>().unwrap_err();
         assert!(
-            err.contains("mars") && err.contains("us eu in au jp cn ca sa uk"),
+            err.contains("mars") && err.contains("us eu in au jp cn ca sa uk ae"),
             "{err}"
         );
         assert_eq!("COM".parse::<DataCenter>().unwrap(), DataCenter::Us);

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use crate::body::{full, ProxyBody};
 use crate::canon::PathError;
+use crate::clients::KeyError;
 use crate::deadline::Stalled;
 use crate::token::TokenError;
 use crate::upstream::SendError;
@@ -34,6 +35,16 @@ pub enum ProxyError {
     Connect,
     #[error("invalid request path: {0}")]
     BadPath(#[from] PathError),
+    /// With `[[clients]]`: no key, a wrong one, or two different ones.
+    #[error("{0}")]
+    ClientKey(crate::clients::KeyError),
+    /// The client's own routes do not allow what another route would.
+    #[error("client {client} may not use the route for {method} {path}")]
+    ClientRouteNotAllowed {
+        client: String,
+        method: String,
+        path: String,
+    },
     #[error("no route allows {method} {path}")]
     NoRoute { method: String, path: String },
     #[error(
@@ -100,6 +111,16 @@ pub enum ProxyError {
     /// Local shaping: no slot within `max_wait`.
     #[error("{0}; try again later")]
     RateLimited(crate::limit::Shed),
+    /// The call would overspend an API credit budget: nothing was sent.
+    #[error(
+        "route {route}: this call costs {} credits and {} of {budget} are spent in the last 24 hours; \
+         credits free up as the window rolls",
+        .exhausted.cost, .exhausted.spent, budget = .exhausted.budget
+    )]
+    CreditBudgetExhausted {
+        route: String,
+        exhausted: crate::credits::Exhausted,
+    },
     #[error("reading the request body failed: {0}")]
     ClientBody(String),
     /// The client's body stalled or crawled: nothing (more) goes to Zoho.
@@ -148,6 +169,8 @@ impl ProxyError {
         match self {
             ProxyError::AbsoluteForm(_)
             | ProxyError::Connect
+            | ProxyError::ClientKey(_)
+            | ProxyError::ClientRouteNotAllowed { .. }
             | ProxyError::BadPath(_)
             | ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
@@ -158,6 +181,7 @@ impl ProxyError {
             | ProxyError::ClientBody(_)
             | ProxyError::ClientBodyTimeout(_) => Side::Client,
             ProxyError::RateLimited(_)
+            | ProxyError::CreditBudgetExhausted { .. }
             | ProxyError::BodyMemoryBusy { .. }
             | ProxyError::TokenUnavailable(_)
             | ProxyError::Accounts(_)
@@ -178,14 +202,18 @@ impl ProxyError {
             ProxyError::UpstreamBodyTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::UpstreamBody(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Connect => StatusCode::METHOD_NOT_ALLOWED,
-            ProxyError::NoRoute { .. }
+            ProxyError::ClientKey(_) => StatusCode::UNAUTHORIZED,
+            ProxyError::ClientRouteNotAllowed { .. }
+            | ProxyError::NoRoute { .. }
             | ProxyError::ScopeNotAllowed { .. }
             | ProxyError::ScopeUnknown { .. }
             | ProxyError::ScopeNotGranted { .. }
             | ProxyError::BodyNotUnderstood { .. } => StatusCode::FORBIDDEN,
             ProxyError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::BodyMemoryBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::RateLimited(_) | ProxyError::CreditBudgetExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ProxyError::TokenUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Accounts(TokenError::TimedOut { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Accounts(_) => StatusCode::BAD_GATEWAY,
@@ -202,6 +230,9 @@ impl ProxyError {
             ProxyError::AbsoluteForm(_) => "BAD_REQUEST_TARGET",
             ProxyError::Connect => "METHOD_NOT_ALLOWED",
             ProxyError::BadPath(_) => "INVALID_PATH",
+            ProxyError::ClientKey(KeyError::Missing) => "CLIENT_KEY_MISSING",
+            ProxyError::ClientKey(_) => "CLIENT_KEY_INVALID",
+            ProxyError::ClientRouteNotAllowed { .. } => "CLIENT_ROUTE_NOT_ALLOWED",
             ProxyError::NoRoute { .. } => "ROUTE_NOT_ALLOWED",
             ProxyError::ScopeNotAllowed { .. } => "SCOPE_NOT_ALLOWED",
             ProxyError::ScopeUnknown { .. } => "SCOPE_UNKNOWN",
@@ -214,6 +245,7 @@ impl ProxyError {
             ProxyError::UpstreamBodyTimeout(_) => "UPSTREAM_BODY_TIMEOUT",
             ProxyError::UpstreamBody(_) => "UPSTREAM_BODY_FAILED",
             ProxyError::RateLimited(_) => "RATE_LIMITED",
+            ProxyError::CreditBudgetExhausted { .. } => "CREDIT_BUDGET_EXHAUSTED",
             ProxyError::TokenUnavailable(_) => "TOKEN_UNAVAILABLE",
             ProxyError::Accounts(TokenError::TimedOut { .. }) => "ACCOUNTS_TIMEOUT",
             ProxyError::Accounts(_) => "ACCOUNTS_ERROR",
@@ -233,6 +265,11 @@ impl ProxyError {
         let mut d = match self {
             ProxyError::BadPath(e) => json!({ "reason": e.code() }),
             ProxyError::NoRoute { method, path } => json!({ "method": method, "path": path }),
+            ProxyError::ClientRouteNotAllowed {
+                client,
+                method,
+                path,
+            } => json!({ "client": client, "method": method, "path": path }),
             ProxyError::ScopeNotAllowed {
                 route,
                 required,
@@ -280,6 +317,10 @@ impl ProxyError {
                 "route": route, "required_scope": missing.join(" + "), "method": method, "path": path,
             }),
             ProxyError::TokenRejected { zoho_code, .. } => json!({ "zoho_error": zoho_code }),
+            ProxyError::CreditBudgetExhausted { route, exhausted } => json!({
+                "route": route, "budget": exhausted.budget, "spent": exhausted.spent,
+                "cost": exhausted.cost, "retry_after_secs": exhausted.retry_after.as_secs(),
+            }),
             ProxyError::TokenUnavailable(e) | ProxyError::Accounts(e) => match e.zoho_code() {
                 Some(code) => json!({ "zoho_error": code }),
                 None => json!({}),
@@ -295,29 +336,46 @@ impl ProxyError {
             ProxyError::TokenUnavailable(e) => Some(e.retry_in().unwrap_or(Duration::from_secs(1))),
             ProxyError::Accounts(e) | ProxyError::TokenRejected { why: e, .. } => e.retry_in(),
             ProxyError::RateLimited(shed) => Some(shed.retry_after),
+            ProxyError::CreditBudgetExhausted { exhausted, .. } => Some(exhausted.retry_after),
             ProxyError::BodyMemoryBusy { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
 
     pub fn into_response(self) -> Response<ProxyBody> {
-        self.into_response_for(None)
+        self.into_response_for(None, None)
     }
 
-    /// The response, naming the credential the request was for (once its
-    /// route was known) in `details.credential`.
-    pub fn into_response_for(self, credential: Option<&str>) -> Response<ProxyBody> {
+    /// The response, naming the client the request came from (once its key
+    /// was accepted) in `details.client` and the credential it was for (once
+    /// its route was known) in `details.credential`.
+    pub fn into_response_for(
+        self,
+        client: Option<&str>,
+        credential: Option<&str>,
+    ) -> Response<ProxyBody> {
         let mut details = self.details();
+        if let Some(name) = client {
+            details["client"] = Value::from(name);
+        }
         if let Some(name) = credential {
             details["credential"] = Value::from(name);
         }
-        error_response(
+        let mut resp = error_response(
             self.status(),
             self.code(),
             &self.to_string(),
             details,
             self.retry_after(),
-        )
+        );
+        if let ProxyError::ClientKey(_) = self {
+            // RFC 9110 §11.6.1: a 401 says how to authenticate.
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"zoho-proxy\""),
+            );
+        }
+        resp
     }
 }
 
@@ -368,6 +426,40 @@ mod tests {
         assert_eq!(v["details"]["path"], "/crm/v2/Deals");
         assert_eq!(v["details"]["side"], "client");
         assert!(v["message"].as_str().unwrap().contains("GET /crm/v2/Deals"));
+    }
+
+    #[tokio::test]
+    async fn client_errors_are_401_with_a_challenge_and_403_naming_the_client() {
+        for (e, code) in [
+            (KeyError::Missing, "CLIENT_KEY_MISSING"),
+            (KeyError::Invalid, "CLIENT_KEY_INVALID"),
+            (KeyError::Conflicting, "CLIENT_KEY_INVALID"),
+        ] {
+            let resp = ProxyError::ClientKey(e).into_response();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(resp.headers()[ERROR_HEADER], code);
+            assert_eq!(
+                resp.headers()[header::WWW_AUTHENTICATE],
+                "Bearer realm=\"zoho-proxy\""
+            );
+        }
+        let e = ProxyError::ClientRouteNotAllowed {
+            client: "billing".into(),
+            method: "GET".into(),
+            path: "/crm/v8/Deals".into(),
+        };
+        assert_eq!(e.side(), Side::Client);
+        let resp = e.into_response_for(Some("billing"), None);
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(!resp.headers().contains_key(header::WWW_AUTHENTICATE));
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "CLIENT_ROUTE_NOT_ALLOWED");
+        assert_eq!(v["details"]["client"], "billing");
+        assert_eq!(
+            v["message"],
+            "client billing may not use the route for GET /crm/v8/Deals"
+        );
     }
 
     #[test]

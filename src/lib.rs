@@ -7,6 +7,7 @@
 //!
 //! Map of the crate:
 //! - [`config`]: the file as written ([`config::raw`]) compiled into runtime types.
+//! - [`clients`]: who is calling (`[[clients]]` keys), checked before anything else.
 //! - [`canon`], [`route`], [`scope`]: what a request is and whether it is allowed;
 //!   [`inspect`]: the same for the few calls whose body names what they touch.
 //! - [`token`]: the access token, kept fresh within Zoho's minting limits.
@@ -34,14 +35,19 @@
 //! assert_eq!(read_only.missing(&needs.scopes).len(), 1);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod accept;
+pub mod base64;
 pub mod body;
 pub mod canon;
 pub mod catalog;
+pub mod clients;
 pub mod commands;
 pub mod config;
 pub mod coord;
 pub mod credential;
+pub mod credits;
 pub mod dc;
 pub mod deadline;
 pub mod error;

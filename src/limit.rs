@@ -104,6 +104,11 @@ impl Limit {
         }
     }
 
+    /// The limit as configured (for all replicas together).
+    pub fn spec(&self) -> &LimitSpec {
+        &self.global
+    }
+
     pub fn concurrency(n: usize) -> Self {
         Limit::new(LimitSpec {
             max_concurrent: Some(n),
@@ -233,11 +238,35 @@ impl Limits {
         c.filter(|until| *until > Instant::now())
     }
 
-    /// Waits for the cool-down, the route's limit, the heavy sub-limit and the
-    /// credential's limit, in that order, all within `max_wait`.
-    pub async fn acquire(&self, route: Option<&Limit>, heavy: bool) -> Result<Permit, Shed> {
+    /// Waits for the client's limit, the cool-down, the route's limit, the
+    /// heavy sub-limit and the credential's limit, in that order, all within
+    /// `max_wait`. A client's limit is always this replica's own: with
+    /// `[cluster]` it is not counted in Redis (a client may use several
+    /// credentials, whose shared state lives apart).
+    pub async fn acquire(
+        &self,
+        client: Option<&Limit>,
+        route: Option<&Limit>,
+        heavy: bool,
+    ) -> Result<Permit, Shed> {
         let started = Instant::now();
         let deadline = started + self.max_wait;
+        let mut own = Vec::new();
+        if let Some(limit) = client.filter(|l| !l.is_unlimited()) {
+            match limit.acquire(deadline).await {
+                Ok(permit) => own.extend(permit),
+                Err(what) => {
+                    return Err(Shed {
+                        what: match what {
+                            "concurrency" => "this client's concurrency",
+                            _ => "this client's request rate",
+                        },
+                        waited: started.elapsed(),
+                        retry_after: limit.expected_wait(),
+                    })
+                }
+            }
+        }
         if let Some(shared) = self.shared.as_ref().filter(|s| s.is_up()) {
             let request = shared.request(
                 &self.credential.global,
@@ -247,7 +276,7 @@ impl Limits {
             match shared.admit(&request, started, deadline).await {
                 Ok(Some(lease)) => {
                     return Ok(Permit {
-                        _slots: Vec::new(),
+                        _slots: own,
                         _lease: Some(lease),
                     })
                 }
@@ -259,9 +288,12 @@ impl Limits {
         let unlimited =
             route.is_none_or(Limit::is_unlimited) && !heavy && self.credential.is_unlimited();
         if unlimited && self.cooling_until().is_none() {
-            return Ok(Permit::default());
+            return Ok(Permit {
+                _slots: own,
+                _lease: None,
+            });
         }
-        self.acquire_all(route, heavy, started, deadline).await
+        self.acquire_all(route, heavy, started, deadline, own).await
     }
 
     async fn acquire_all(
@@ -270,6 +302,7 @@ impl Limits {
         heavy: bool,
         started: Instant,
         deadline: Instant,
+        mut slots: Vec<OwnedSemaphorePermit>,
     ) -> Result<Permit, Shed> {
         if let Some(until) = self.cooling_until() {
             if until > deadline {
@@ -281,7 +314,6 @@ impl Limits {
             }
             tokio::time::sleep_until(until).await;
         }
-        let mut slots = Vec::with_capacity(3);
         let limits = route
             .into_iter()
             .chain(heavy.then_some(&self.heavy))
@@ -320,14 +352,14 @@ mod tests {
     #[tokio::test]
     async fn concurrency_is_capped_and_waiters_are_shed_after_max_wait() {
         let limits = Limits::new(spec(None, None, Some(2)), Duration::from_millis(50));
-        let a = limits.acquire(None, false).await.unwrap();
-        let _b = limits.acquire(None, false).await.unwrap();
-        let shed = limits.acquire(None, false).await.unwrap_err();
+        let a = limits.acquire(None, None, false).await.unwrap();
+        let _b = limits.acquire(None, None, false).await.unwrap();
+        let shed = limits.acquire(None, None, false).await.unwrap_err();
         assert_eq!(shed.what, "concurrency");
         assert!(shed.waited >= Duration::from_millis(50));
         drop(a);
         assert!(
-            limits.acquire(None, false).await.is_ok(),
+            limits.acquire(None, None, false).await.is_ok(),
             "a released slot is reused"
         );
     }
@@ -339,17 +371,17 @@ mod tests {
         for _ in 0..HEAVY_CONCURRENCY {
             held.push(
                 limits
-                    .acquire(None, true)
+                    .acquire(None, None, true)
                     .await
                     .expect("ten heavy calls fit"),
             );
         }
         assert!(
-            limits.acquire(None, true).await.is_err(),
+            limits.acquire(None, None, true).await.is_err(),
             "the 11th heavy call waits"
         );
         assert!(
-            limits.acquire(None, false).await.is_ok(),
+            limits.acquire(None, None, false).await.is_ok(),
             "light calls are not held up"
         );
     }
@@ -358,9 +390,29 @@ mod tests {
     async fn a_route_limit_applies_on_top_of_the_credential() {
         let limits = Limits::new(spec(None, None, Some(10)), Duration::from_millis(20));
         let route = Limit::new(spec(None, None, Some(1)));
-        let _a = limits.acquire(Some(&route), false).await.unwrap();
-        assert!(limits.acquire(Some(&route), false).await.is_err());
-        assert!(limits.acquire(None, false).await.is_ok());
+        let _a = limits.acquire(None, Some(&route), false).await.unwrap();
+        assert!(limits.acquire(None, Some(&route), false).await.is_err());
+        assert!(limits.acquire(None, None, false).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_client_limit_applies_to_that_client_only_and_says_so() {
+        let limits = Limits::new(spec(None, None, Some(10)), Duration::from_millis(20));
+        let (one, other) = (
+            Limit::new(spec(None, None, Some(1))),
+            Limit::new(spec(None, None, Some(1))),
+        );
+        let _a = limits.acquire(Some(&one), None, false).await.unwrap();
+        let shed = limits.acquire(Some(&one), None, false).await.unwrap_err();
+        assert_eq!(shed.what, "this client's concurrency");
+        assert!(limits.acquire(Some(&other), None, false).await.is_ok());
+        assert!(limits.acquire(None, None, false).await.is_ok());
+        // A rate limit, shed the same way.
+        let slow = Limit::new(spec(Some(1), Some(1), None));
+        limits.acquire(Some(&slow), None, false).await.unwrap();
+        let shed = limits.acquire(Some(&slow), None, false).await.unwrap_err();
+        assert_eq!(shed.what, "this client's request rate");
+        assert!(shed.retry_after >= Duration::from_secs(59), "{shed:?}");
     }
 
     #[tokio::test]
@@ -368,7 +420,7 @@ mod tests {
         let limits = Limits::new(LimitSpec::default(), Duration::from_secs(1));
         limits.cool_down_until(Instant::now() + Duration::from_secs(5));
         limits.cool_down_until(Instant::now() + Duration::from_secs(2)); // an earlier one does not shorten it
-        let shed = limits.acquire(None, false).await.unwrap_err();
+        let shed = limits.acquire(None, None, false).await.unwrap_err();
         assert!(shed.retry_after > Duration::from_secs(4), "{shed:?}");
         assert!(shed.waited < Duration::from_millis(100));
     }
@@ -378,9 +430,9 @@ mod tests {
         let limits = Limits::new(LimitSpec::default(), Duration::from_secs(30));
         let start = Instant::now();
         limits.cool_down_until(start + Duration::from_secs(2));
-        limits.acquire(None, false).await.unwrap();
+        limits.acquire(None, None, false).await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_secs(2));
-        limits.acquire(None, false).await.unwrap();
+        limits.acquire(None, None, false).await.unwrap();
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(2),
@@ -394,7 +446,7 @@ mod tests {
         let limits = Limits::new(spec(Some(600), Some(1), None), Duration::from_secs(5));
         let start = std::time::Instant::now();
         for _ in 0..5 {
-            limits.acquire(None, false).await.unwrap();
+            limits.acquire(None, None, false).await.unwrap();
         }
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(390), "{took:?}");

@@ -1,6 +1,8 @@
 //! The `zoho-proxy` binary: argument parsing, logging, signals. Everything
 //! else lives in the library.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +52,15 @@ enum Command {
         #[arg(long)]
         online: bool,
     },
+    /// API credits: each credential's budget and what its routes spent in the last 24 hours.
+    Credits {
+        #[arg(long, env = "ZOHO_PROXY_CONFIG", default_value = "./proxy.toml")]
+        config: PathBuf,
+        /// Also fetch Zoho's price of each call the routes allow (GET /crm/v8/__apis; needs
+        /// ZohoCRM.apis.READ in the grant).
+        #[arg(long)]
+        online: bool,
+    },
     /// Print the Zoho scope(s) the catalog says a call needs, to help write routes.
     Scopes {
         /// The request path, e.g. /crm/v8/Leads/search
@@ -72,6 +83,24 @@ enum Command {
     },
     /// Exchange a self-client grant code for a refresh token; print it once with a [zoho] block.
     ExchangeCode(ExchangeCodeArgs),
+    /// Print the least-privilege scopes a credential's routes need, for the self-client "Generate Code" form.
+    Grant {
+        #[arg(long, env = "ZOHO_PROXY_CONFIG", default_value = "./proxy.toml")]
+        config: PathBuf,
+        /// Which credential (default: the only one).
+        #[arg(long)]
+        credential: Option<String>,
+    },
+    /// Get a refresh token in the browser (server-based client) and write it to the credential's secret file.
+    Login(LoginArgs),
+    /// Revoke a credential's refresh token (and its access tokens) at its accounts server.
+    Revoke(RevokeArgs),
+    /// Print a new random client key (32 bytes, base64url) and a [[clients]] entry for it.
+    GenKey {
+        /// The client's name ([a-z0-9_-]+): in logs, metrics and errors.
+        #[arg(long, default_value = "app", value_parser = zoho_proxy::clients::key::client_name)]
+        name: String,
+    },
     /// GET a plain-HTTP URL: exit 0 on 2xx, else 1 with the reason (container health checks).
     Probe {
         /// e.g. http://127.0.0.1:9901/readyz
@@ -82,8 +111,47 @@ enum Command {
 }
 
 #[derive(clap::Args)]
+struct LoginArgs {
+    #[arg(long, env = "ZOHO_PROXY_CONFIG", default_value = "./proxy.toml")]
+    config: PathBuf,
+    /// Which credential (default: the only one).
+    #[arg(long)]
+    credential: Option<String>,
+    /// The callback port: the client's redirect URI is http://127.0.0.1:PORT/callback.
+    #[arg(long, default_value_t = 8765)]
+    port: u16,
+    /// How long to wait for the browser to come back from Zoho.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+    /// Only print the authorization URL; do not open a browser.
+    #[arg(long)]
+    no_browser: bool,
+    /// Write the refresh token to this file (mode 0600) instead of the credential's.
+    #[arg(long, conflicts_with = "print_token")]
+    token_file: Option<PathBuf>,
+    /// Print the refresh token once instead of writing it to a file.
+    #[arg(long)]
+    print_token: bool,
+}
+
+#[derive(clap::Args)]
+struct RevokeArgs {
+    #[arg(long, env = "ZOHO_PROXY_CONFIG", default_value = "./proxy.toml")]
+    config: PathBuf,
+    /// Which credential (default: the only one).
+    #[arg(long)]
+    credential: Option<String>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Revoke the refresh token in this file (the one a login replaced) instead of the configured one.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
 struct ExchangeCodeArgs {
-    /// The data centre the client was created in: us eu in au jp cn ca sa uk.
+    /// The data centre the client was created in: us eu in au jp cn ca sa uk ae.
     #[arg(long)]
     data_center: zoho_proxy::dc::DataCenter,
     #[arg(long)]
@@ -116,6 +184,17 @@ fn credential_name(s: &str) -> Result<String, String> {
         Ok(s.to_owned())
     } else {
         Err(format!("{s:?} is not a credential name: use [a-z0-9_-]+"))
+    }
+}
+
+/// Prints a command's report, or its error and exits 1.
+fn finish<E: std::fmt::Display>(result: Result<String, E>) {
+    match result {
+        Ok(text) => print!("{text}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
 }
 
@@ -252,6 +331,19 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Credits { config, online } => {
+            let config = match config::load(&config) {
+                Ok(c) => Arc::new(c),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(1);
+                }
+            };
+            print!("{}", zoho_proxy::credits::report::table(&config));
+            if online {
+                finish(zoho_proxy::credits::report::online(config).await);
+            }
+        }
         Command::Scopes {
             path,
             method,
@@ -311,6 +403,35 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             }
+        }
+        Command::Grant { config, credential } => finish(zoho_proxy::onboard::grant::run(
+            &config,
+            credential.as_deref(),
+        )),
+        Command::Login(a) => {
+            let login = zoho_proxy::onboard::login::Login {
+                config: a.config,
+                credential: a.credential,
+                port: a.port,
+                timeout: a.timeout,
+                open_browser: !a.no_browser,
+                token_file: a.token_file,
+                print_token: a.print_token,
+            };
+            finish(zoho_proxy::onboard::login::run(login, &mut std::io::stdout()).await)
+        }
+        Command::Revoke(a) => finish(
+            zoho_proxy::onboard::revoke::run(zoho_proxy::onboard::revoke::Revoke {
+                config: a.config,
+                credential: a.credential,
+                yes: a.yes,
+                token_file: a.token_file,
+            })
+            .await,
+        ),
+        Command::GenKey { name } => {
+            let text = zoho_proxy::clients::key::gen_key_text(&name).map_err(anyhow::Error::msg)?;
+            print!("{text}");
         }
         Command::Probe { url, timeout } => match zoho_proxy::probe::probe(&url, timeout).await {
             Ok(status) => println!("ok: {url} answered {status}"),

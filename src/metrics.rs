@@ -1,7 +1,7 @@
 //! Prometheus metrics, served on the admin listener at `/metrics`.
 //!
-//! Label values are bounded: route names come from the config (or `none` for
-//! requests no route matched), methods are the seven the proxy knows (else
+//! Label values are bounded: route and client names come from the config
+//! (or `none` for requests no route matched, or no client was identified), methods are the seven the proxy knows (else
 //! `OTHER`), statuses are three digits, reasons and results are fixed words.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
+    client: String,
     credential: String,
     route: String,
     method: &'static str,
@@ -30,7 +31,19 @@ struct CredentialLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CredentialRouteLabels {
+    credential: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientRouteLabels {
+    client: String,
     route: String,
 }
 
@@ -38,6 +51,12 @@ struct RouteLabel {
 struct ResultLabel {
     credential: String,
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyFailureLabels {
+    reason: &'static str,
+    held: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,16 +88,19 @@ pub enum RefreshResult {
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    request_duration: Family<RouteLabel, Histogram>,
+    request_duration: Family<ClientRouteLabels, Histogram>,
     upstream_duration: Family<RouteLabel, Histogram>,
     token_refreshes: Family<ResultLabel, Counter>,
     token_expiry: Family<CredentialLabel, Gauge<f64, AtomicU64>>,
     retries: Family<ReasonLabel, Counter>,
     rate_limit_wait: Histogram,
     shed: Family<CredentialLabel, Counter>,
+    key_failures: Family<KeyFailureLabels, Counter>,
     in_flight: Gauge<i64, AtomicI64>,
     cluster_up: Gauge<i64, AtomicI64>,
     leases_expired: Counter,
+    credits_spent: Family<CredentialRouteLabels, Counter>,
+    credits_remaining: Family<CredentialLabel, Gauge<i64, AtomicI64>>,
     redis_ops: Family<OpLabel, Histogram>,
     redis_errors: Family<OpLabel, Counter>,
     unrouted: Arc<RouteSeries>,
@@ -102,15 +124,15 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Requests answered, by credential, route, method and status (denials included)",
+            "Requests answered, by client, credential, route, method and status (denials included)",
             requests.clone(),
         );
-        let request_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+        let request_duration = Family::<ClientRouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(latency_buckets())
         });
         registry.register(
             "request_duration_seconds",
-            "Whole request time, as the client saw it",
+            "Whole request time, as the client saw it, by client and route",
             request_duration.clone(),
         );
         let upstream_duration = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
@@ -148,6 +170,13 @@ impl Metrics {
             "Requests refused with 429 RATE_LIMITED after max_wait, by credential",
             shed.clone(),
         );
+        let key_failures = Family::<KeyFailureLabels, Counter>::default();
+        registry.register(
+            "client_key_failures",
+            "With [[clients]]: requests refused for a missing or invalid key, and whether the \
+             answer was held because their peer keeps failing",
+            key_failures.clone(),
+        );
         let in_flight = Gauge::<i64, AtomicI64>::default();
         registry.register(
             "in_flight",
@@ -159,6 +188,18 @@ impl Metrics {
             "cluster_up",
             "With [cluster]: 1 while Redis is reachable, 0 while this replica runs on its own share",
             cluster_up.clone(),
+        );
+        let credits_spent = Family::<CredentialRouteLabels, Counter>::default();
+        registry.register(
+            "credits_spent",
+            "API credits spent by attempts that reached Zoho, by credential and route",
+            credits_spent.clone(),
+        );
+        let credits_remaining = Family::<CredentialLabel, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "credits_remaining",
+            "With daily_credits: the credential's credits left in the rolling 24 hours",
+            credits_remaining.clone(),
         );
         let leases_expired = Counter::default();
         registry.register(
@@ -183,9 +224,12 @@ impl Metrics {
             redis_errors.clone(),
         );
         let unrouted = RouteSeries::new(
-            &requests,
-            &request_duration,
-            &upstream_duration,
+            RouteFamilies {
+                requests: requests.clone(),
+                request_duration: request_duration.clone(),
+                upstream_duration: upstream_duration.clone(),
+                credits_spent: credits_spent.clone(),
+            },
             "none",
             "none",
         );
@@ -193,6 +237,8 @@ impl Metrics {
             unrouted,
             cluster_up,
             leases_expired,
+            credits_spent,
+            credits_remaining,
             redis_ops,
             redis_errors,
             registry,
@@ -204,21 +250,36 @@ impl Metrics {
             retries,
             rate_limit_wait,
             shed,
+            key_failures,
             in_flight,
         }
+    }
+
+    /// A request refused for its client key: `missing` or `invalid`, and
+    /// whether its answer was held (its peer keeps failing).
+    pub fn client_key_failure(&self, reason: &'static str, held: bool) {
+        self.key_failures
+            .get_or_create(&KeyFailureLabels {
+                reason,
+                held: if held { "true" } else { "false" },
+            })
+            .inc();
     }
 
     /// The series of route `route` (of credential `credential`), for a
     /// config generation to resolve once per route: a request then records
     /// its metrics without building or hashing label strings.
     pub fn route_series(&self, credential: &str, route: &str) -> Arc<RouteSeries> {
-        RouteSeries::new(
-            &self.requests,
-            &self.request_duration,
-            &self.upstream_duration,
-            credential,
-            route,
-        )
+        RouteSeries::new(self.route_families(), credential, route)
+    }
+
+    fn route_families(&self) -> RouteFamilies {
+        RouteFamilies {
+            requests: self.requests.clone(),
+            request_duration: self.request_duration.clone(),
+            upstream_duration: self.upstream_duration.clone(),
+            credits_spent: self.credits_spent.clone(),
+        }
     }
 
     /// The series of requests no route matched (`credential="none"`,
@@ -261,6 +322,15 @@ impl Metrics {
 
     /// With `[cluster]`: whether Redis is reachable now, and how many
     /// expired leases this replica's admissions reclaimed so far.
+    /// What a credential has left (set when `/metrics` is rendered).
+    pub fn credits_remaining(&self, credential: &str, remaining: u64) {
+        self.credits_remaining
+            .get_or_create(&CredentialLabel {
+                credential: credential.to_owned(),
+            })
+            .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+    }
+
     pub fn cluster(&self, up: bool, leases_expired: u64) {
         self.cluster_up.set(i64::from(up));
         let seen = self.leases_expired.get();
@@ -313,23 +383,44 @@ impl Metrics {
 
 /// One route's series, resolved when a config generation starts (see
 /// [`Metrics::route_series`]): its name and credential for the request log,
-/// its histograms, and its `requests_total` counters by method and status,
-/// each looked up in the family once and then kept.
+/// and its series, each looked up in its family once and then kept.
 pub struct RouteSeries {
     credential: String,
     route: String,
     /// Looked up on first use, so a series appears in `/metrics` only once
     /// something happened on it.
-    request_duration: OnceLock<Histogram>,
     upstream_duration: OnceLock<Histogram>,
-    /// The counters seen so far: a handful per route (methods × statuses).
-    requests: RwLock<Vec<(&'static str, u16, Counter)>>,
-    /// Where the series live: `requests`, `request_duration`, `upstream_duration`.
-    families: (
-        Family<RequestLabels, Counter>,
-        Family<RouteLabel, Histogram>,
-        Family<RouteLabel, Histogram>,
-    ),
+    credits_spent: OnceLock<Counter>,
+    /// By client seen so far on this route (`none`: no client identified).
+    clients: RwLock<Vec<ClientSeries>>,
+    /// Where the series live.
+    families: RouteFamilies,
+}
+
+/// The families a [`RouteSeries`] takes its series from.
+struct RouteFamilies {
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<ClientRouteLabels, Histogram>,
+    upstream_duration: Family<RouteLabel, Histogram>,
+    credits_spent: Family<CredentialRouteLabels, Counter>,
+}
+
+/// One client's series on one route.
+struct ClientSeries {
+    client: Box<str>,
+    duration: Histogram,
+    /// Its `requests_total` counters seen so far: a handful (methods ×
+    /// statuses).
+    requests: Vec<(&'static str, u16, Counter)>,
+}
+
+impl ClientSeries {
+    fn counter(&self, method: &'static str, status: u16) -> Option<&Counter> {
+        self.requests
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+            .map(|(_, _, c)| c)
+    }
 }
 
 impl std::fmt::Debug for RouteSeries {
@@ -342,24 +433,14 @@ impl std::fmt::Debug for RouteSeries {
 }
 
 impl RouteSeries {
-    fn new(
-        requests: &Family<RequestLabels, Counter>,
-        request_duration: &Family<RouteLabel, Histogram>,
-        upstream_duration: &Family<RouteLabel, Histogram>,
-        credential: &str,
-        route: &str,
-    ) -> Arc<Self> {
+    fn new(families: RouteFamilies, credential: &str, route: &str) -> Arc<Self> {
         Arc::new(RouteSeries {
             credential: credential.to_owned(),
             route: route.to_owned(),
-            request_duration: OnceLock::new(),
             upstream_duration: OnceLock::new(),
-            requests: RwLock::new(Vec::new()),
-            families: (
-                requests.clone(),
-                request_duration.clone(),
-                upstream_duration.clone(),
-            ),
+            credits_spent: OnceLock::new(),
+            clients: RwLock::new(Vec::new()),
+            families,
         })
     }
 
@@ -371,56 +452,98 @@ impl RouteSeries {
         &self.credential
     }
 
-    /// One answered request (of any kind).
-    pub fn request(&self, method: &http::Method, status: u16, took: Duration) {
+    /// One answered request (of any kind). `client`: `None` when no client
+    /// was identified (no `[[clients]]`, or its key was refused).
+    pub fn request(
+        &self,
+        client: Option<&str>,
+        method: &http::Method,
+        status: u16,
+        took: Duration,
+    ) {
+        let client = client.unwrap_or("none");
         let method = method_label(method);
-        self.counter(method, status).inc();
-        self.request_duration
-            .get_or_init(|| self.histogram(&self.families.1))
-            .observe(took.as_secs_f64());
+        let took = took.as_secs_f64();
+        {
+            let seen = self.clients.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = seen.iter().find(|c| &*c.client == client) {
+                if let Some(counter) = c.counter(method, status) {
+                    counter.inc();
+                    c.duration.observe(took);
+                    return;
+                }
+            }
+        }
+        let mut seen = self.clients.write().unwrap_or_else(|e| e.into_inner());
+        let at = match seen.iter().position(|c| &*c.client == client) {
+            Some(at) => at,
+            None => {
+                let duration = self
+                    .families
+                    .request_duration
+                    .get_or_create(&ClientRouteLabels {
+                        client: client.to_owned(),
+                        route: self.route.clone(),
+                    })
+                    .clone();
+                seen.push(ClientSeries {
+                    client: client.into(),
+                    duration,
+                    requests: Vec::new(),
+                });
+                seen.len() - 1
+            }
+        };
+        let Some(c) = seen.get_mut(at) else { return };
+        let counter = match c.counter(method, status) {
+            Some(counter) => counter.clone(),
+            None => {
+                let counter = self
+                    .families
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        client: client.to_owned(),
+                        credential: self.credential.clone(),
+                        route: self.route.clone(),
+                        method,
+                        status,
+                    })
+                    .clone();
+                c.requests.push((method, status, counter.clone()));
+                counter
+            }
+        };
+        counter.inc();
+        c.duration.observe(took);
     }
 
     /// One attempt's wait for Zoho's response head.
     pub fn upstream(&self, took: Duration) {
         self.upstream_duration
-            .get_or_init(|| self.histogram(&self.families.2))
+            .get_or_init(|| {
+                self.families
+                    .upstream_duration
+                    .get_or_create(&RouteLabel {
+                        route: self.route.clone(),
+                    })
+                    .clone()
+            })
             .observe(took.as_secs_f64());
     }
 
-    fn histogram(&self, family: &Family<RouteLabel, Histogram>) -> Histogram {
-        family
-            .get_or_create(&RouteLabel {
-                route: self.route.clone(),
+    /// Credits an attempt that reached Zoho cost.
+    pub fn credits_spent(&self, n: u64) {
+        self.credits_spent
+            .get_or_init(|| {
+                self.families
+                    .credits_spent
+                    .get_or_create(&CredentialRouteLabels {
+                        credential: self.credential.clone(),
+                        route: self.route.clone(),
+                    })
+                    .clone()
             })
-            .clone()
-    }
-
-    fn counter(&self, method: &'static str, status: u16) -> Counter {
-        let seen = |list: &[(&'static str, u16, Counter)]| {
-            list.iter()
-                .find(|(m, s, _)| *m == method && *s == status)
-                .map(|(_, _, c)| c.clone())
-        };
-        let known = seen(&self.requests.read().unwrap_or_else(|e| e.into_inner()));
-        if let Some(counter) = known {
-            return counter;
-        }
-        let mut list = self.requests.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(counter) = seen(&list) {
-            return counter;
-        }
-        let counter = self
-            .families
-            .0
-            .get_or_create(&RequestLabels {
-                credential: self.credential.clone(),
-                route: self.route.clone(),
-                method,
-                status,
-            })
-            .clone();
-        list.push((method, status, counter.clone()));
-        counter
+            .inc_by(n);
     }
 }
 
@@ -454,27 +577,40 @@ mod tests {
     fn renders_every_metric_with_bounded_labels() {
         let m = Metrics::new();
         let leads = m.route_series("prod", "leads");
-        leads.request(&http::Method::GET, 200, Duration::from_millis(30));
-        m.unrouted()
-            .request(&"FROB".parse().unwrap(), 403, Duration::from_millis(1));
+        leads.request(
+            Some("billing"),
+            &http::Method::GET,
+            200,
+            Duration::from_millis(30),
+        );
+        m.unrouted().request(
+            None,
+            &"FROB".parse().unwrap(),
+            403,
+            Duration::from_millis(1),
+        );
         leads.upstream(Duration::from_millis(20));
+        leads.credits_spent(3);
         m.token_refresh("prod", RefreshResult::Ok);
         m.retry("429");
         m.waited(Duration::from_millis(5));
         m.shed("prod");
+        m.client_key_failure("invalid", true);
         let guard = m.in_flight();
         let text = m.render([("prod", Some(Duration::from_secs(3000))), ("sandbox", None)]);
         for needle in [
-            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="GET",status="200"} 1"#,
-            r#"zoho_proxy_requests_total{credential="none",route="none",method="OTHER",status="403"} 1"#,
-            r#"zoho_proxy_request_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_requests_total{client="billing",credential="prod",route="leads",method="GET",status="200"} 1"#,
+            r#"zoho_proxy_requests_total{client="none",credential="none",route="none",method="OTHER",status="403"} 1"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="billing",route="leads"} 1"#,
             r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_credits_spent_total{credential="prod",route="leads"} 3"#,
             r#"zoho_proxy_token_refreshes_total{credential="prod",result="ok"} 1"#,
             r#"zoho_proxy_token_expiry_seconds{credential="prod"} 3000"#,
             r#"zoho_proxy_token_expiry_seconds{credential="sandbox"} 0"#,
             r#"zoho_proxy_retries_total{reason="429"} 1"#,
             "zoho_proxy_rate_limit_wait_seconds_count 1",
             r#"zoho_proxy_shed_total{credential="prod"} 1"#,
+            r#"zoho_proxy_client_key_failures_total{reason="invalid",held="true"} 1"#,
             "zoho_proxy_in_flight 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
@@ -491,18 +627,31 @@ mod tests {
             !m.render([]).contains(r#"route="leads""#),
             "no series before anything happened on it"
         );
-        before.request(&http::Method::GET, 200, Duration::from_millis(3));
-        // A reload resolves the route's series again: the counts go on.
+        let get = http::Method::GET;
+        let ms = Duration::from_millis(3);
+        before.request(None, &get, 200, ms);
+        before.request(Some("billing"), &get, 200, ms);
+        // A reload resolves the route's series again: the counts go on, each
+        // client's apart.
         let after = m.route_series("prod", "leads");
-        after.request(&http::Method::GET, 200, Duration::from_millis(3));
-        after.request(&http::Method::POST, 201, Duration::from_millis(3));
+        after.request(None, &get, 200, ms);
+        after.request(None, &http::Method::POST, 201, ms);
+        after.request(Some("billing"), &get, 200, ms);
+        after.request(Some("reports"), &get, 404, ms);
         after.upstream(Duration::from_millis(2));
+        after.credits_spent(1);
+        before.credits_spent(2);
         let text = m.render([]);
         for needle in [
-            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="GET",status="200"} 2"#,
-            r#"zoho_proxy_requests_total{credential="prod",route="leads",method="POST",status="201"} 1"#,
-            r#"zoho_proxy_request_duration_seconds_count{route="leads"} 3"#,
+            r#"zoho_proxy_requests_total{client="none",credential="prod",route="leads",method="GET",status="200"} 2"#,
+            r#"zoho_proxy_requests_total{client="none",credential="prod",route="leads",method="POST",status="201"} 1"#,
+            r#"zoho_proxy_requests_total{client="billing",credential="prod",route="leads",method="GET",status="200"} 2"#,
+            r#"zoho_proxy_requests_total{client="reports",credential="prod",route="leads",method="GET",status="404"} 1"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="none",route="leads"} 3"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="billing",route="leads"} 2"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="reports",route="leads"} 1"#,
             r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_credits_spent_total{credential="prod",route="leads"} 3"#,
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -37,9 +37,11 @@ pub fn reload_from(proxy: &Proxy, path: &Path) -> Result<Reloaded, ReloadError> 
             "listen addresses cannot change without a restart; the old ones stay in use"
         );
     }
-    let routes = new.routes.len();
-    let outcome = proxy.reload(Arc::new(new))?;
-    tracing::info!(path = %path.display(), routes, ?outcome, "config reloaded");
+    let (routes, clients) = (new.routes.len(), new.clients.len());
+    let new = Arc::new(new);
+    let outcome = proxy.reload(new.clone())?;
+    tracing::info!(path = %path.display(), routes, clients, ?outcome, "config reloaded");
+    crate::server::warn_if_open(&new);
     Ok(outcome)
 }
 

@@ -408,6 +408,38 @@ impl ScopeSet {
         }
         (ScopeSet::new(good), bad)
     }
+
+    /// The smallest equivalent set: every member that another member covers
+    /// is left out (`ZohoCRM.modules.leads.READ` next to `ZohoCRM.modules.ALL`,
+    /// `...CREATE` next to `...WRITE`); of two that cover each other (spellings
+    /// of one scope through a documented exception) the first stays. Covering
+    /// is transitive, so what is left covers everything the set covered.
+    /// Order is kept.
+    pub fn reduced(&self) -> ScopeSet {
+        let scopes = &self.scopes;
+        let redundant = |i: usize, s: &Scope| {
+            scopes
+                .iter()
+                .enumerate()
+                .any(|(j, t)| j != i && t.covers(s) && (j < i || !s.covers(t)))
+        };
+        let kept = scopes
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !redundant(*i, s))
+            .map(|(_, s)| s.clone())
+            .collect();
+        ScopeSet { scopes: kept }
+    }
+
+    /// What `scope` is held through when it is not a member itself: the first
+    /// member that covers it.
+    pub fn covered_by(&self, scope: &Scope) -> Option<&Scope> {
+        if self.scopes.contains(scope) {
+            return None;
+        }
+        self.scopes.iter().find(|t| t.covers(scope))
+    }
 }
 
 #[cfg(test)]
@@ -856,5 +888,48 @@ mod tests {
         assert_eq!(bad, ["bogus", "ZohoCRM.users.VIEW"]);
         let (empty, none) = ScopeSet::parse_grant("  ,\t ");
         assert!(empty.is_empty() && none.is_empty());
+    }
+
+    #[test]
+    fn reduced_leaves_out_what_another_member_covers() {
+        let set = |list: &[&str]| ScopeSet::new(list.iter().map(|t| s(t)).collect());
+        let names = |set: &ScopeSet| set.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let wide = set(&[
+            "ZohoCRM.modules.leads.READ",
+            "Desk.tickets.CREATE",
+            "ZohoCRM.modules.ALL",
+            "ZohoCRM.coql.READ",
+            "Desk.tickets.WRITE",
+            "ZohoCRM.modules.Leads.read",
+            "ZohoBooks.invoices.READ",
+            "ZohoBooks.FullAccess.all",
+        ]);
+        let reduced = wide.reduced();
+        assert_eq!(
+            names(&reduced),
+            [
+                // WRITE covers CREATE only in CRM: Desk keeps both.
+                "Desk.tickets.CREATE",
+                "ZohoCRM.modules.ALL",
+                "ZohoCRM.coql.READ",
+                "Desk.tickets.WRITE",
+                "ZohoBooks.FullAccess.all"
+            ]
+        );
+        for member in wide.iter() {
+            assert!(reduced.covers(member), "{member}");
+        }
+        assert_eq!(
+            reduced.covered_by(&s("ZohoCRM.modules.leads.READ")),
+            Some(&s("ZohoCRM.modules.ALL"))
+        );
+        assert_eq!(reduced.covered_by(&s("ZohoCRM.coql.READ")), None);
+        assert_eq!(reduced.covered_by(&s("ZohoCRM.users.READ")), None);
+        // Nothing to reduce: the set stays as it is.
+        let narrow = set(&["ZohoCRM.modules.leads.READ", "ZohoCRM.modules.contacts.ALL"]);
+        assert_eq!(narrow.reduced(), narrow);
+        // Two spellings that cover each other: the first stays.
+        let mutual = set(&["ZohoCRM.send_mail.all.CREATE", "ZohoCRM.send_mail.CREATE"]);
+        assert_eq!(names(&mutual.reduced()), ["ZohoCRM.send_mail.all.CREATE"]);
     }
 }

@@ -27,7 +27,7 @@ use crate::credential::Refresh;
 use crate::deadline::io::PacedIo;
 use crate::deadline::Pace;
 use crate::metrics::Metrics;
-use crate::proxy::Proxy;
+use crate::proxy::{Peer, Proxy};
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -145,7 +145,8 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
             tracing::info!("stopped");
         }
     });
-    tracing::info!(listen = %proxy_addr, admin = %admin_addr, routes = config.routes.len(), "zoho-proxy listening");
+    tracing::info!(listen = %proxy_addr, admin = %admin_addr, routes = config.routes.len(), clients = config.clients.len(), "zoho-proxy listening");
+    warn_if_open(&config);
     Ok(Running {
         proxy_addr,
         admin_addr,
@@ -153,6 +154,19 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
         stop,
         task,
     })
+}
+
+/// `allow_remote` without `[[clients]]`: allowed (a NetworkPolicy may be
+/// the guard), but said out loud, at start and after each reload.
+pub fn warn_if_open(config: &Config) {
+    if config.server.allow_remote && config.clients.is_empty() {
+        tracing::warn!(
+            listen = %config.server.listen,
+            "allow_remote = true and no [[clients]]: anyone who can reach this port uses the \
+             Zoho credentials with every route; add [[clients]] keys unless the network alone \
+             is meant to decide who calls"
+        );
+    }
 }
 
 /// Resolves once `true` is sent (or the sender is gone).
@@ -195,7 +209,8 @@ pub async fn serve<F, Fut>(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(Peer(peer));
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler(req).await) }
         });
@@ -220,7 +235,7 @@ pub async fn serve<F, Fut>(
 }
 
 /// `/healthz`: the process serves. `/readyz`: a valid token is held.
-/// `/metrics`: Prometheus text format.
+/// `/metrics`: Prometheus text format. `/credits`: API credits, JSON.
 fn admin_handler(
     proxy: Arc<Proxy>,
 ) -> impl Fn(Request<Incoming>) -> std::future::Ready<Response<ProxyBody>> + Clone + Send + Sync + 'static
@@ -229,7 +244,14 @@ fn admin_handler(
         let (status, content_type, text) = match req.uri().path() {
             "/healthz" => (StatusCode::OK, TEXT, "ok\n".to_owned()),
             "/readyz" => readiness(&proxy),
+            "/credits" => (
+                StatusCode::OK,
+                JSON,
+                format!("{}\n", proxy.credits_report()),
+            ),
             "/metrics" => {
+                // Sets each credential's credits_remaining as of now.
+                let _ = proxy.credits_report();
                 let states: Vec<_> = proxy.credentials().iter().map(|c| c.status()).collect();
                 if let Some(cluster) = proxy.cluster() {
                     let store = cluster.store();
@@ -248,7 +270,7 @@ fn admin_handler(
             _ => (
                 StatusCode::NOT_FOUND,
                 TEXT,
-                "not found: try /healthz, /readyz or /metrics\n".to_owned(),
+                "not found: try /healthz, /readyz, /metrics or /credits\n".to_owned(),
             ),
         };
         let mut resp = Response::new(full(text));

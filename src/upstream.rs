@@ -57,6 +57,11 @@ impl std::str::FromStr for UpstreamHttp {
     }
 }
 
+/// HTTP/2 flow-control windows toward Zoho (hyper's defaults): at most this
+/// much of an answer is buffered unread per stream, and per connection.
+const H2_STREAM_WINDOW: u32 = 2 << 20;
+const H2_CONNECTION_WINDOW: u32 = 5 << 20;
+
 #[derive(Clone)]
 pub struct UpstreamClient {
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
@@ -89,10 +94,15 @@ impl UpstreamClient {
             // bounded by the requests in flight, so by max_connections,
             // and idle ones close after 90 s (~20 KiB each).
             .pool_max_idle_per_host(usize::MAX)
-            // One HTTP/2 connection carries every request to a host: let its
-            // flow-control windows grow with the traffic (BDP estimation)
-            // instead of stalling streams on the 64 KiB defaults.
-            .http2_adaptive_window(true)
+            // One HTTP/2 connection carries every request to a host, so its
+            // windows must hold many answers at once. Not adaptive windows:
+            // they start at 64 KiB, and h2 closes a connection
+            // (ENHANCE_YOUR_CALM, "too_many_data_frames") once small DATA
+            // frames buffered on it pass half the connection window; under
+            // 1,000 concurrent requests that failed every request on it
+            // (bench/soak.sh). Fixed windows, large enough for throughput.
+            .http2_initial_stream_window_size(H2_STREAM_WINDOW)
+            .http2_initial_connection_window_size(H2_CONNECTION_WINDOW)
             .http2_keep_alive_interval(Some(Duration::from_secs(30)))
             .timer(hyper_util::rt::TokioTimer::new())
             .build(https);

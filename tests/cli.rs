@@ -282,12 +282,16 @@ fn scopes_list_prints_the_whole_catalog_with_sources() {
 async fn logs_of_a_session(fake: &FakeZoho, log_format: &str, rust_log: &str) -> String {
     let dir = temp_dir(&format!("logs-{log_format}"));
     std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    // Tokens here are seconds old when the fake revokes them.
+    // Tokens here are seconds old when the fake revokes them. The client
+    // sends its key as a Zoho token, as a legacy app would.
     let config = fake.proxy_config(
         "127.0.0.1:0",
         "",
         "ca_file = \"ca.pem\"\nrejected_token_min_age = \"0s\"",
-        common::ALLOW_ALL,
+        &format!(
+            "{}\n[[clients]]\nname = \"legacy-app\"\nkey = \"1000.client-own-secret-token\"\n",
+            common::ALLOW_ALL
+        ),
     );
     // A fixed admin port is not needed; the proxy port is read from the log.
     std::fs::write(dir.join("proxy.toml"), config).unwrap();
@@ -341,8 +345,16 @@ async fn logs_of_a_session(fake: &FakeZoho, log_format: &str, rust_log: &str) ->
     );
     assert_eq!(send(post).await, 200);
     assert_eq!(
-        send("GET /crm/v8/../x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await,
+        send(format!(
+            "GET /crm/v8/../x HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+        ))
+        .await,
         400
+    );
+    // A wrong key (in the proxy's own header) is refused, and not logged either.
+    assert_eq!(
+        send("GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nx-zoho-proxy-key: wrong-guess-key-0123456789\r\nConnection: close\r\n\r\n".into()).await,
+        401
     );
     assert_eq!(fake.token_requests(), 2, "the replay path ran");
 
@@ -376,7 +388,8 @@ async fn no_secret_reaches_the_logs_even_at_trace_level() {
         "1000.fakeaccess", // every access token the fake minted
         zoho_proxy::fake::REFRESH_TOKEN,
         zoho_proxy::fake::CLIENT_SECRET,
-        "client-own-secret-token", // what the client sent in Authorization
+        "client-own-secret-token", // the client key, sent in Authorization
+        "wrong-guess-key",         // a wrong key, sent in x-zoho-proxy-key
         "Zoho-oauthtoken",
     ] {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
@@ -395,12 +408,18 @@ async fn json_logs_have_one_line_per_request_with_its_id() {
         })
         .filter(|v| v["message"] == "request")
         .collect();
-    assert_eq!(requests.len(), 3, "{logs}");
+    assert_eq!(requests.len(), 4, "{logs}");
     let post = requests
         .iter()
         .find(|v| v["request_id"] == "leak-test-1")
         .expect("the client's request id is logged");
     assert_eq!(post["route"], "all");
+    assert_eq!(post["client"], "legacy-app");
+    let refused = requests
+        .iter()
+        .find(|v| v["status"] == 401)
+        .expect("the refused key is logged");
+    assert_eq!(refused["client"], "-");
     assert_eq!(post["status"], 200);
     assert_eq!(post["replayed"], true);
     assert!(

@@ -613,10 +613,14 @@ async fn a_redis_cluster_shares_the_token_the_limits_and_the_cool_down() {
         w.await.unwrap();
     }
     let elapsed = started.elapsed().as_secs_f64();
-    // Every slot was given back (releases are pipelined per hash slot), well
-    // before the 2 s lease would have expired it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(node.cmd(&["ZCARD", "{zoho-proxy:default}:conc"]), "0");
+    // Every slot is given back (releases are pipelined per hash slot). An
+    // expired lease is only swept by an admission, and none runs now, so
+    // the pool empties only through releases.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while node.cmd(&["ZCARD", "{zoho-proxy:default}:conc"]) != "0" {
+        assert!(Instant::now() < deadline, "leases were never released");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let reached = (fake.requests().len() - before) as f64;
     let allowed = 5.0 + 10.0 * elapsed;
     assert!(
@@ -698,4 +702,55 @@ async fn rediss_is_verified_against_the_configured_ca() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cluster: Redis not usable"), "{stderr}");
     let _ = std::fs::remove_dir_all(other);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_credit_budget() {
+    let fake = FakeZoho::start().await.unwrap();
+    let redis = RedisServer::start();
+    let budget = |c: String| {
+        c.replace(
+            "rejected_token_min_age = \"0s\"",
+            "rejected_token_min_age = \"0s\"\ndaily_credits = 20",
+        )
+    };
+    let a = Replica::start_with(0, &fake, &redis, 2, "", budget).await;
+    let b = Replica::start_with(1, &fake, &redis, 2, "", budget).await;
+    for _ in 0..10 {
+        assert_eq!(a.get("/crm/v8/Leads").await, 200);
+    }
+    let spent = |r: &Replica| {
+        let admin = r.admin;
+        async move {
+            let (_, _, body) = common::raw_request(
+                admin,
+                "GET /credits HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            v["credentials"]["default"]["spent"].as_u64().unwrap()
+        }
+    };
+    // Within a couple of exchanges, replica b counts replica a's calls.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while spent(&b).await < 10 {
+        assert!(Instant::now() < deadline, "b never saw a's credits");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..10 {
+        assert_eq!(b.get("/crm/v8/Leads").await, 200, "call {i} on b");
+    }
+    // The budget is spent for both: b refuses at once, a after the exchange.
+    assert_eq!(b.get("/crm/v8/Leads").await, 429);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while spent(&a).await < 20 {
+        assert!(Instant::now() < deadline, "a never saw b's credits");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let reached = fake.requests().len();
+    assert_eq!(a.get("/crm/v8/Leads").await, 429);
+    assert_eq!(fake.requests().len(), reached, "nothing more reached Zoho");
+    // The shared counts live under the credential's hash tag.
+    let keys = redis.cmd(&["KEYS", "*:cr:*"]);
+    assert!(keys.starts_with("{zoho-proxy:default}:cr:"), "{keys}");
 }

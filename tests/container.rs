@@ -129,6 +129,8 @@ async fn check(path: &str) -> String {
             ("ZOHO_CLIENT_SECRET", "s"),
             ("ZOHO_REFRESH_TOKEN", "r"),
             ("ZOHO_PROXY_REDIS_URL", "redis://zoho-proxy-redis:6379"),
+            ("ZOHO_PROXY_KEY_BILLING_SYNC", "billing-sync-key-0123456789"),
+            ("ZOHO_PROXY_KEY_REPORTING", "reporting-key-0123456789"),
         ],
     )
     .await;
@@ -210,4 +212,54 @@ async fn the_kubernetes_sidecar_config_matches_its_deployment() {
     assert!(deployment.contains("ZOHO_PROXY_REDIS_URL") && deployment.contains("replicas: 3"));
     let redis = read("deploy/kubernetes/redis.yaml");
     assert!(redis.contains("name: zoho-proxy-redis") && redis.contains("port: 6379"));
+}
+
+#[tokio::test]
+async fn the_shared_gateway_config_matches_its_manifests() {
+    let dir = "deploy/kubernetes/shared-gateway";
+    let out = check(&format!("{dir}/proxy.toml")).await;
+    assert!(
+        out.contains("listen: 0.0.0.0:8080 (admin: 0.0.0.0:9901)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("clients (2, every request must carry one's key):")
+            && out.contains("billing-sync: routes contacts-write; rate_limit 60/min, 4 at once")
+            && out.contains("reporting: routes crm-read; rate_limit 120/min"),
+        "{out}"
+    );
+    let config = read(&format!("{dir}/proxy.toml"));
+    let manifests = read(&format!("{dir}/gateway.yaml"));
+    // Every variable the config reads is set in the container.
+    let vars: Vec<&str> = config
+        .split("{ env = \"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(vars.len() >= 5, "{vars:?}");
+    for var in vars {
+        assert!(
+            manifests.contains(&format!("- name: {var}\n")),
+            "gateway.yaml does not set {var}"
+        );
+    }
+    for needle in [
+        "kind: Deployment",
+        "kind: Service",
+        "kind: NetworkPolicy",
+        "containerPort: 8080",
+        "containerPort: 9901",
+        "path: /readyz",
+        "targetPort: proxy",
+        "zoho-gateway/client: \"true\"",
+        "name: zoho-gateway-config",
+        "readOnlyRootFilesystem: true",
+        "replicas: 2",
+    ] {
+        assert!(manifests.contains(needle), "gateway.yaml lacks {needle}");
+    }
+    assert!(config.contains("replicas = 2"), "[cluster] replicas match");
+    let kustomization = read(&format!("{dir}/kustomization.yaml"));
+    assert!(kustomization.contains("- gateway.yaml") && kustomization.contains("- proxy.toml"));
+    assert!(kustomization.contains("name: zoho-gateway-config"));
 }

@@ -208,3 +208,26 @@ async fn without_a_secret_or_a_terminal_it_names_the_variable() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_uae_data_centre_is_accepted_and_an_unknown_one_lists_it() {
+    let fake = FakeZoho::start().await.unwrap();
+    let dir = temp_dir("ae");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, fake.ca_pem()).unwrap();
+    let code = fake.issue_grant_code("ZohoCRM.modules.ALL");
+    let mut args = exchange_args(&fake, &ca, &code);
+    args[2] = "ae".into();
+    let secret = vec![("ZOHO_CLIENT_SECRET", CLIENT_SECRET.to_owned())];
+    let out = run(args.clone(), secret.clone()).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("data_center = \"ae\""), "{stdout}");
+
+    args[2] = "mars".into();
+    let out = run(args, secret).await;
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("us eu in au jp cn ca sa uk ae"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

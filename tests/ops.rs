@@ -54,18 +54,18 @@ async fn metrics_are_scraped_and_parsed() {
     };
     assert_eq!(
         get(
-            r#"zoho_proxy_requests_total{credential="default",route="leads",method="GET",status="200"}"#
+            r#"zoho_proxy_requests_total{client="none",credential="default",route="leads",method="GET",status="200"}"#
         ),
         3.0
     );
     assert_eq!(
         get(
-            r#"zoho_proxy_requests_total{credential="none",route="none",method="GET",status="403"}"#
+            r#"zoho_proxy_requests_total{client="none",credential="none",route="none",method="GET",status="403"}"#
         ),
         1.0
     );
     assert_eq!(
-        get(r#"zoho_proxy_request_duration_seconds_count{route="leads"}"#),
+        get(r#"zoho_proxy_request_duration_seconds_count{client="none",route="leads"}"#),
         3.0
     );
     assert_eq!(

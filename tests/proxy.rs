@@ -485,7 +485,7 @@ async fn the_fake_can_answer_late_and_stop_recording() {
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(h.fake.requests().len(), 1);
     h.fake.set_api_delay(Duration::ZERO);
-    h.fake.set_recording(false);
+    h.fake.keep_records(false);
     let started = std::time::Instant::now();
     assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
     assert!(

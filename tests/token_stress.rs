@@ -203,11 +203,18 @@ async fn refused_connections_to_accounts_are_reported_as_such() {
     let running = zoho_proxy::server::start(std::sync::Arc::new(config))
         .await
         .unwrap();
+    let asked = Instant::now();
     let (status, headers, body) = common::raw_request(
         running.proxy_addr,
         "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
     .await;
+    // Promptly: no deadline (request_timeout, 120 s) was waited for.
+    assert!(
+        asked.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        asked.elapsed()
+    );
     assert_eq!(status, 502, "{body}");
     assert!(
         headers.contains("x-zoho-proxy-error: accounts_error"),

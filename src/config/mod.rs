@@ -5,6 +5,7 @@
 //! line and column, and the offending value, so an operator can fix a config
 //! without reading source code.
 
+mod clients;
 pub mod raw;
 pub mod secret;
 pub mod units;
@@ -20,6 +21,7 @@ use http::Uri;
 use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
+use crate::clients::Clients;
 use crate::dc::{DataCenter, Upstream};
 use crate::deadline::Pace;
 use crate::limit::{Limit, LimitSpec};
@@ -43,6 +45,8 @@ pub struct Config {
     /// At least one; `[zoho]` is the one named [`DEFAULT_CREDENTIAL`].
     pub credentials: Vec<CredentialConfig>,
     pub routes: RouteTable,
+    /// `[[clients]]`; empty: no client authentication.
+    pub clients: Clients,
     pub retry: RetryPolicy,
     /// `[cluster]`: shared state in Redis; `None`: this process alone.
     pub cluster: Option<ClusterConfig>,
@@ -79,6 +83,8 @@ pub struct CredentialConfig {
     pub name: String,
     pub zoho: ZohoConfig,
     pub rate_limit: RateLimitConfig,
+    /// `daily_credits` and `reserve`.
+    pub credits: crate::credits::CreditBudget,
 }
 
 impl Config {
@@ -134,6 +140,10 @@ pub struct ZohoConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub refresh_token: Secret,
+    /// Where `client_secret` is read from (`login` reads it there itself).
+    pub client_secret_from: SecretSource,
+    /// Where `refresh_token` is read from (`login` writes a new one there).
+    pub refresh_token_from: SecretSource,
     /// Base URL of the accounts server (no trailing slash).
     pub accounts_url: Uri,
     /// Explicit API base URL; else the token's `api_domain`, else the DC's.
@@ -228,17 +238,39 @@ pub enum ConfigError {
 
 /// Reads and compiles a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, false)
+}
+
+/// Reads and compiles a config file for onboarding (`grant`, `login`,
+/// `revoke`), which runs before the secrets exist: a secret that cannot be
+/// read yet compiles to an empty [`Secret`]; read it from its source
+/// (`client_secret_from`, `refresh_token_from`) where it is needed. Never
+/// serve with such a config.
+pub fn load_for_onboarding(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, true)
+}
+
+fn load_with(path: &Path, pending_secrets: bool) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
         source,
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    compile(&text, &path.display().to_string(), base)
+    compile_with(&text, &path.display().to_string(), base, pending_secrets)
 }
 
 /// Parses and validates config text. `name` is used in messages; relative
 /// paths in the file (`ca_file`, secret files) resolve against `base_dir`.
 pub fn compile(text: &str, name: &str, base_dir: &Path) -> Result<Config, ConfigError> {
+    compile_with(text, name, base_dir, false)
+}
+
+fn compile_with(
+    text: &str,
+    name: &str,
+    base_dir: &Path,
+    pending_secrets: bool,
+) -> Result<Config, ConfigError> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
         path: name.to_owned(),
         message: e.to_string().trim_end().to_owned(),
@@ -247,6 +279,7 @@ pub fn compile(text: &str, name: &str, base_dir: &Path) -> Result<Config, Config
         text,
         name,
         base_dir,
+        pending_secrets,
     }
     .config(raw)
 }
@@ -255,6 +288,8 @@ struct Compiler<'a> {
     text: &'a str,
     name: &'a str,
     base_dir: &'a Path,
+    /// Onboarding: a secret that cannot be read yet is empty, not an error.
+    pending_secrets: bool,
 }
 
 impl Compiler<'_> {
@@ -313,11 +348,13 @@ impl Compiler<'_> {
         let credentials = self.credentials(raw.zoho, raw.credentials, &raw.rate_limit)?;
         let cluster = raw.cluster.map(|c| self.cluster(c)).transpose()?;
         let replicas = cluster.as_ref().map_or(1, |c| c.replicas);
+        let routes = self.routes(raw.routes, &credentials, replicas)?;
         Ok(Config {
             source: self.name.to_owned(),
             server: self.server(&raw.server)?,
             admin: self.admin(&raw.admin)?,
-            routes: self.routes(raw.routes, &credentials, replicas)?,
+            clients: self.clients(raw.clients, &routes, replicas)?,
+            routes,
             credentials,
             retry: self.retry(&raw.retry)?,
             cluster,
@@ -329,13 +366,15 @@ impl Compiler<'_> {
         let span = raw.redis_url.clone();
         let redis_url = self.secret(raw.redis_url, "redis_url")?;
         let redis_cluster = raw.redis_cluster.unwrap_or(false);
+        // Onboarding commands read configs whose secrets do not exist yet.
+        let pending = self.pending_secrets && redis_url.expose().is_empty();
         // Never echo the value: it may hold a password.
         let scheme = |url: &str| {
             ["redis://", "rediss://"]
                 .into_iter()
                 .find(|s| url.trim().starts_with(s))
         };
-        if redis_cluster {
+        if !pending && redis_cluster {
             let seeds: Vec<&str> = redis_url.expose().split(',').collect();
             let schemes: Vec<_> = seeds.iter().map(|u| scheme(u)).collect();
             if schemes.iter().any(Option::is_none) {
@@ -350,7 +389,7 @@ impl Compiler<'_> {
                     "redis_url mixes redis:// and rediss:// seeds: a cluster uses TLS on every node or on none",
                 ));
             }
-        } else if scheme(redis_url.expose()).is_none() {
+        } else if !pending && scheme(redis_url.expose()).is_none() {
             return Err(self.at(&span, "redis_url must start with redis:// or rediss://"));
         }
         let key_prefix = match &raw.key_prefix {
@@ -439,6 +478,7 @@ impl Compiler<'_> {
                 Ok(vec![CredentialConfig {
                     name: DEFAULT_CREDENTIAL.to_owned(),
                     rate_limit: self.rate_limit(rate_limit.as_ref().map(|r| r.get_ref()))?,
+                    credits: self.credit_budget(&z)?,
                     zoho: self.zoho(z)?,
                 }])
             }
@@ -457,12 +497,7 @@ impl Compiler<'_> {
                             self.at(&entry.client_id, "this [[credentials]] entry has no name")
                         );
                     };
-                    let valid = !name.get_ref().is_empty()
-                        && name
-                            .get_ref()
-                            .bytes()
-                            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
-                    if !valid {
+                    if !is_name(name.get_ref()) {
                         return Err(self.at(
                             &name,
                             format!("credential name {:?} must be [a-z0-9_-]+", name.get_ref()),
@@ -479,12 +514,99 @@ impl Compiler<'_> {
                     out.push(CredentialConfig {
                         name: name.into_inner(),
                         rate_limit,
+                        credits: self.credit_budget(&entry)?,
                         zoho: self.zoho(entry)?,
                     });
                 }
                 Ok(out)
             }
         }
+    }
+
+    /// `daily_credits` and `reserve` of a credential.
+    fn credit_budget(&self, z: &raw::RawZoho) -> Result<crate::credits::CreditBudget, ConfigError> {
+        let daily = match &z.daily_credits {
+            Some(d) if *d.get_ref() == 0 => {
+                return Err(self.at(d, "daily_credits must be at least 1"))
+            }
+            d => d.as_ref().map(|d| *d.get_ref()),
+        };
+        let reserve = match (&z.reserve, daily) {
+            (None, _) => 0,
+            (Some(r), None) => {
+                return Err(self.at(
+                    r,
+                    "reserve is a part of daily_credits: set daily_credits too",
+                ))
+            }
+            (Some(r), Some(daily)) => {
+                let f = self.percent(r, "reserve")?;
+                (daily as f64 * f).ceil() as u64
+            }
+        };
+        Ok(crate::credits::CreditBudget { daily, reserve })
+    }
+
+    /// `"20%"` as 0.2; more than 0 and at most 100 %.
+    fn percent(&self, s: &Spanned<String>, what: &str) -> Result<f64, ConfigError> {
+        let v = s
+            .get_ref()
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|n| *n > 0.0 && *n <= 100.0);
+        v.map(|n| n / 100.0).ok_or_else(|| {
+            self.at(
+                s,
+                format!("{what} must be a percentage above 0% and at most 100%, like \"20%\""),
+            )
+        })
+    }
+
+    /// A route's credit settings.
+    fn route_credits(
+        &self,
+        name: &str,
+        r: &raw::RawRoute,
+        credential: &CredentialConfig,
+    ) -> Result<crate::credits::RouteCredits, ConfigError> {
+        use crate::credits::RouteBudget;
+        let budget = match (&r.daily_credits, &r.credit_share) {
+            (Some(d), Some(_)) => {
+                return Err(self.at(
+                    d,
+                    format!("route {name}: daily_credits and credit_share cannot both be set"),
+                ))
+            }
+            (Some(d), None) if *d.get_ref() == 0 => {
+                return Err(self.at(d, format!("route {name}: daily_credits must be at least 1")))
+            }
+            (Some(d), None) => Some(RouteBudget::Fixed(*d.get_ref())),
+            (None, Some(s)) => {
+                if credential.credits.daily.is_none() {
+                    return Err(self.at(
+                        s,
+                        format!(
+                            "route {name}: credit_share is a share of the credential's daily_credits, which credential {:?} does not set",
+                            credential.name
+                        ),
+                    ));
+                }
+                Some(RouteBudget::Share(self.percent(s, "credit_share")?))
+            }
+            (None, None) => None,
+        };
+        let price = match &r.credits {
+            Some(c) if *c.get_ref() == 0 => {
+                return Err(self.at(c, format!("route {name}: credits must be at least 1")))
+            }
+            c => c.as_ref().map(|c| *c.get_ref()),
+        };
+        Ok(crate::credits::RouteCredits {
+            price,
+            budget,
+            priority: r.priority.unwrap_or(false),
+        })
     }
 
     /// A count that must be at least 1.
@@ -499,6 +621,20 @@ impl Compiler<'_> {
                 .map(Some)
                 .ok_or_else(|| self.at(s, format!("{what} must be at least 1"))),
         }
+    }
+
+    /// A route's or a client's own `rate_limit = { ... }`; `owner` names it
+    /// in messages (`route crm`, `client billing`).
+    fn own_limit(&self, owner: &str, l: &raw::RawRouteLimit) -> Result<LimitSpec, ConfigError> {
+        let what = |key: &str| format!("{owner}: rate_limit.{key}");
+        Ok(LimitSpec {
+            requests_per_minute: self
+                .positive(&l.requests_per_minute, &what("requests_per_minute"))?,
+            burst: self.positive(&l.burst, &what("burst"))?,
+            max_concurrent: self
+                .positive(&l.max_concurrent, &what("max_concurrent"))?
+                .map(|n| n.get() as usize),
+        })
     }
 
     fn rate_limit(&self, raw: Option<&raw::RawRateLimit>) -> Result<RateLimitConfig, ConfigError> {
@@ -666,15 +802,20 @@ impl Compiler<'_> {
         Ok(AdminConfig { listen })
     }
 
-    fn secret(&self, v: Spanned<raw::RawSecret>, what: &str) -> Result<Secret, ConfigError> {
-        let source = match v.get_ref() {
+    fn secret_source(&self, v: &raw::RawSecret) -> SecretSource {
+        match v {
             raw::RawSecret::Inline(s) => SecretSource::Inline(Secret::new(s.clone())),
             raw::RawSecret::Env { env } => SecretSource::Env(env.clone()),
             raw::RawSecret::File { file } => SecretSource::File(self.base_dir.join(file)),
-        };
-        source
-            .resolve()
-            .map_err(|e| self.at(&v, format!("{what}: {e}")))
+        }
+    }
+
+    fn secret(&self, v: Spanned<raw::RawSecret>, what: &str) -> Result<Secret, ConfigError> {
+        match self.secret_source(v.get_ref()).resolve() {
+            Ok(secret) => Ok(secret),
+            Err(_) if self.pending_secrets => Ok(Secret::new("")),
+            Err(e) => Err(self.at(&v, format!("{what}: {e}"))),
+        }
     }
 
     fn zoho(&self, raw: raw::RawZoho) -> Result<ZohoConfig, ConfigError> {
@@ -752,6 +893,8 @@ impl Compiler<'_> {
             upstream_http,
             data_center,
             client_id,
+            client_secret_from: self.secret_source(raw.client_secret.get_ref()),
+            refresh_token_from: self.secret_source(raw.refresh_token.get_ref()),
             client_secret: self.secret(raw.client_secret, "client_secret")?,
             refresh_token: self.secret(raw.refresh_token, "refresh_token")?,
             accounts_url,
@@ -865,6 +1008,7 @@ impl Compiler<'_> {
         let name = r.name.clone().unwrap_or_else(|| format!("routes[{index}]"));
         let credential = self.route_credential(&name, &r, credentials)?;
         let strip_prefix = self.strip_prefix(&name, &r)?;
+        let credits = self.route_credits(&name, &r, &credentials[credential])?;
         let pattern: PathPattern = r
             .path
             .get_ref()
@@ -930,17 +1074,8 @@ impl Compiler<'_> {
         };
         let limit = match &r.rate_limit {
             None => None,
-            Some(spanned) => {
-                let l = spanned.get_ref();
-                let what = |key: &str| format!("route {name}: rate_limit.{key}");
-                let spec = LimitSpec {
-                    requests_per_minute: self
-                        .positive(&l.requests_per_minute, &what("requests_per_minute"))?,
-                    burst: self.positive(&l.burst, &what("burst"))?,
-                    max_concurrent: self
-                        .positive(&l.max_concurrent, &what("max_concurrent"))?
-                        .map(|n| n.get() as usize),
-                };
+            Some(l) => {
+                let spec = self.own_limit(&format!("route {name}"), l.get_ref())?;
                 Some(Limit::shared(&name, spec, replicas))
             }
         };
@@ -955,6 +1090,7 @@ impl Compiler<'_> {
             limit,
             credential,
             strip_prefix,
+            credits,
         })
     }
 }
@@ -966,6 +1102,13 @@ impl raw::OneOrMany {
             raw::OneOrMany::Many(v) => v.clone(),
         }
     }
+}
+
+/// A credential's or client's name: `[a-z0-9_-]+`.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
 }
 
 /// `https://host:port` without a trailing slash.

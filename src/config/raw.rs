@@ -28,6 +28,23 @@ pub struct RawConfig {
     pub retry: RawRetry,
     /// Present: replicas share tokens and limits through Redis.
     pub cluster: Option<Spanned<RawCluster>>,
+    /// Present: every request must carry one of these clients' keys.
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+}
+
+/// One `[[clients]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub name: Spanned<String>,
+    /// A secret, in any of its forms.
+    pub key: Spanned<RawSecret>,
+    /// Route names it may use; absent: all.
+    pub routes: Option<Spanned<Vec<Spanned<String>>>>,
+    pub rate_limit: Option<Spanned<RawRouteLimit>>,
+    /// API credits this client may spend per rolling 24 h, per credential.
+    pub daily_credits: Option<Spanned<u64>>,
 }
 
 /// `[cluster]`.
@@ -81,6 +98,10 @@ pub struct RawAdmin {
 pub struct RawZoho {
     pub name: Option<Spanned<String>>,
     pub rate_limit: Option<Spanned<RawRateLimit>>,
+    /// The org's API credits per rolling 24 h.
+    pub daily_credits: Option<Spanned<u64>>,
+    /// `"10%"`: the last part of `daily_credits`, for `priority` routes.
+    pub reserve: Option<Spanned<String>>,
     pub data_center: Option<Spanned<String>>,
     pub client_id: Spanned<String>,
     pub client_secret: Spanned<RawSecret>,
@@ -134,6 +155,14 @@ pub struct RawRoute {
     pub credential: Option<Spanned<String>>,
     /// A literal leading part of `path` that is not forwarded.
     pub strip_prefix: Option<Spanned<String>>,
+    /// The price of each call in credits, instead of the cost model.
+    pub credits: Option<Spanned<u32>>,
+    /// `"20%"` of the credential's `daily_credits`.
+    pub credit_share: Option<Spanned<String>>,
+    /// This route's own credits per rolling 24 h.
+    pub daily_credits: Option<Spanned<u64>>,
+    /// May use the credential's `reserve`.
+    pub priority: Option<bool>,
 }
 
 /// `requires = "Scope"` or `requires = ["Scope", "Scope"]` (all needed).
@@ -154,7 +183,7 @@ pub struct RawRateLimit {
     pub max_wait: Option<Spanned<String>>,
 }
 
-/// A route's own `rate_limit = { ... }`, applied on top of the credential's.
+/// A route's (or a client's) own `rate_limit = { ... }`, applied on top of the credential's.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRouteLimit {

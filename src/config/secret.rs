@@ -55,6 +55,15 @@ pub enum SecretError {
 }
 
 impl SecretSource {
+    /// Where the secret comes from, for messages (never the value).
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::Inline(_) => "the config file itself (inline)".to_owned(),
+            SecretSource::Env(var) => format!("environment variable {var}"),
+            SecretSource::File(path) => format!("file {}", path.display()),
+        }
+    }
+
     /// Reads the secret now. The error names the variable or file, never the value.
     pub fn resolve(&self) -> Result<Secret, SecretError> {
         match self {

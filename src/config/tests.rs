@@ -567,3 +567,45 @@ fn cluster_urls_are_checked_without_being_shown() {
         assert!(!e.contains("pw123"), "{e}");
     }
 }
+
+#[test]
+fn onboarding_compiles_before_the_secrets_exist_and_remembers_their_sources() {
+    let text = r#"
+[zoho]
+data_center = "ae"
+client_id = "1000.ABC"
+client_secret = { env = "ZOHO_PROXY_TEST_SURELY_UNSET_SECRET" }
+refresh_token = { file = "surely-missing-refresh-token" }
+
+[cluster]
+redis_url = { env = "ZOHO_PROXY_TEST_SURELY_UNSET_REDIS" }
+"#;
+    // Serving needs every secret: the first missing one is an error.
+    let e = compile_str(text).unwrap_err().to_string();
+    assert!(
+        e.contains("client_secret") && e.contains("ZOHO_PROXY_TEST_SURELY_UNSET_SECRET"),
+        "{e}"
+    );
+    let dir = std::env::temp_dir().join(format!("zp-onboard-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("proxy.toml");
+    std::fs::write(&path, text).unwrap();
+    let c = load_for_onboarding(&path).unwrap();
+    let z = &c.credentials[0].zoho;
+    assert_eq!(z.data_center, DataCenter::Ae);
+    assert_eq!(z.token_url(), "https://accounts.zoho.ae/oauth/v2/token");
+    assert!(z.refresh_token.expose().is_empty() && z.client_secret.expose().is_empty());
+    assert_eq!(
+        z.client_secret_from,
+        SecretSource::Env("ZOHO_PROXY_TEST_SURELY_UNSET_SECRET".into())
+    );
+    assert_eq!(
+        z.refresh_token_from,
+        SecretSource::File(dir.join("surely-missing-refresh-token"))
+    );
+    // Everything else is still checked.
+    std::fs::write(&path, text.replace("\"ae\"", "\"mars\"")).unwrap();
+    let e = load_for_onboarding(&path).unwrap_err().to_string();
+    assert!(e.contains("mars"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,9 +11,10 @@ use serde_json::json;
 
 use super::{
     lock, ApiReply, Canned, Recorded, State, TokenReply, CLIENT_ID, CLIENT_SECRET,
-    RECORD_BODY_LIMIT, REFRESH_TOKEN, SANDBOX_CLIENT_ID,
+    RECORD_BODY_LIMIT, SANDBOX_CLIENT_ID,
 };
 use crate::body::{boxed, full, ProxyBody};
+use crate::token::accounts::form_value;
 
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
     if req.version() == http::Version::HTTP_2 && req.headers().contains_key(header::HOST) {
@@ -26,8 +27,11 @@ pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Pr
                 .into(),
         );
     }
-    if req.uri().path() == "/oauth/v2/token" {
-        return token_endpoint(state, req).await;
+    match req.uri().path() {
+        "/oauth/v2/token" => return token_endpoint(state, req).await,
+        "/oauth/v2/token/revoke" => return super::oauth::revoke(state, req).await,
+        "/oauth/v2/auth" => return super::oauth::authorize(state, req),
+        _ => {}
     }
     let in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
@@ -37,11 +41,15 @@ pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Pr
     resp
 }
 
-fn json_response(status: u16, body: serde_json::Value) -> Response<ProxyBody> {
+pub(super) fn json_response(status: u16, body: serde_json::Value) -> Response<ProxyBody> {
     text_response(status, "application/json;charset=UTF-8", body.to_string())
 }
 
-fn text_response(status: u16, content_type: &'static str, body: String) -> Response<ProxyBody> {
+pub(super) fn text_response(
+    status: u16,
+    content_type: &'static str,
+    body: String,
+) -> Response<ProxyBody> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
@@ -52,7 +60,7 @@ fn text_response(status: u16, content_type: &'static str, body: String) -> Respo
 }
 
 /// Reads a whole body, keeping at most `keep` bytes; returns (length, kept).
-async fn drain(mut body: Incoming, keep: usize) -> (u64, Option<Bytes>) {
+pub(super) async fn drain(mut body: Incoming, keep: usize) -> (u64, Option<Bytes>) {
     let mut len = 0u64;
     let mut kept = Some(BytesMut::new());
     while let Some(Ok(frame)) = body.frame().await {
@@ -65,34 +73,6 @@ async fn drain(mut body: Incoming, keep: usize) -> (u64, Option<Bytes>) {
         }
     }
     (len, kept.map(BytesMut::freeze))
-}
-
-fn form_value(form: &str, key: &str) -> Option<String> {
-    form.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == key).then(|| url_decode(v))
-    })
-}
-
-fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'+', _) => out.push(b' '),
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 2;
-            }
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
@@ -126,6 +106,9 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
             )
         }
         TokenReply::Slow(d) => tokio::time::sleep(d).await,
+        TokenReply::Raw(status, body) => {
+            return text_response(status, "application/json;charset=UTF-8", body)
+        }
         TokenReply::Grant => {}
     }
     let client_id = param("client_id").unwrap_or_default();
@@ -134,16 +117,27 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
     {
         return json_response(200, json!({ "error": "invalid_client" }));
     }
-    // `Some(scope)`: a grant code was exchanged, for that scope.
-    let exchanged = match param("grant_type").as_deref() {
-        Some("refresh_token") if param("refresh_token").as_deref() == Some(REFRESH_TOKEN) => None,
+    // `Some((scope, refresh token))`: a grant code was exchanged.
+    let (exchanged, parent) = match param("grant_type").as_deref() {
+        Some("refresh_token") => {
+            let token = param("refresh_token").unwrap_or_default();
+            if !lock(&state.tokens).refresh_tokens.contains(&token) {
+                // Revoked, mistyped, or never issued: Zoho says the same.
+                return json_response(200, json!({ "error": "invalid_code" }));
+            }
+            (None, token)
+        }
         Some("authorization_code") => {
             let code = param("code").unwrap_or_default();
-            match lock(&state.tokens).grant_codes.remove(&code) {
-                Some(scope) => Some(scope),
+            let Some(grant) = lock(&state.tokens).grant_codes.remove(&code) else {
                 // Expired, already used, or never issued: Zoho says the same.
-                None => return json_response(200, json!({ "error": "invalid_code" })),
+                return json_response(200, json!({ "error": "invalid_code" }));
+            };
+            if grant.redirect_uri.is_some() && grant.redirect_uri != param("redirect_uri") {
+                return json_response(200, json!({ "error": "invalid_redirect_uri" }));
             }
+            let parent = grant.refresh_token.clone().unwrap_or_default();
+            (Some((grant.scope, grant.refresh_token)), parent)
         }
         _ => return json_response(200, json!({ "error": "invalid_code" })),
     };
@@ -151,14 +145,18 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
     tokens.minted += 1;
     let token = format!("1000.fakeaccess{:04}.{:016x}", tokens.minted, rand_u64());
     tokens.valid.insert(token.clone(), client_id);
+    tokens.minted_from.insert(token.clone(), parent);
     let mut answer = json!({
         "access_token": token,
         "api_domain": state.url,
         "token_type": "Bearer",
         "expires_in": tokens.lifetime_secs,
     });
-    if let Some(scope) = &exchanged {
-        answer["refresh_token"] = json!(REFRESH_TOKEN);
+    if let Some((scope, refresh_token)) = &exchanged {
+        if let Some(refresh_token) = refresh_token {
+            tokens.refresh_tokens.insert(refresh_token.clone());
+            answer["refresh_token"] = json!(refresh_token);
+        }
         answer["scope"] = json!(scope);
     } else if let Some(scope) = &tokens.scope {
         answer["scope"] = json!(scope);
@@ -206,7 +204,7 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         body,
         client_id,
     };
-    if state.recording.load(Ordering::Relaxed) {
+    if state.recording.load(Ordering::SeqCst) {
         lock(&state.recorded).push(recorded.clone());
     }
     let delay = *lock(&state.api_delay);
@@ -222,10 +220,20 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
         return canned_response(canned);
     }
     let scripted = lock(&state.api_script).pop_front();
-    if let Some(ApiReply { delay, response }) = scripted {
+    if let Some(ApiReply {
+        delay,
+        response,
+        breaks,
+    }) = scripted
+    {
         tokio::time::sleep(delay).await;
-        if let Some(canned) = response {
-            return canned_response(canned);
+        match (response, breaks) {
+            (Some(canned), Some(how)) => {
+                let conn = parts.extensions.get::<super::breaking::ResetOnClose>();
+                return super::breaking::breaking(canned.status, canned.body, how, conn);
+            }
+            (Some(canned), None) => return canned_response(canned),
+            (None, _) => {}
         }
     }
 

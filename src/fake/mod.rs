@@ -8,11 +8,14 @@
 //! scripted: [`FakeZoho::script_api`] and [`FakeZoho::script_token`] queue
 //! answers that are used, in order, before the default behaviour resumes.
 
+mod breaking;
 mod handlers;
+mod oauth;
 
+pub use breaking::Break;
 pub use handlers::Generated;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +56,24 @@ pub enum TokenReply {
     Throttle,
     /// Wait, then mint a token.
     Slow(Duration),
+    /// This status and JSON body, as they are (Zoho's throttle also comes
+    /// back as HTTP 400 with `"error": "Access Denied"`).
+    Raw(u16, String),
+}
+
+/// A scripted answer of the authorization endpoint (`/oauth/v2/auth`), which
+/// answers the browser with a redirect to the client's `redirect_uri`.
+#[derive(Debug, Clone)]
+pub enum AuthReply {
+    /// The user consents: a code, `location` and `accounts-server` (the
+    /// fake's own URL) and the `state` asked for (the default).
+    Grant,
+    /// `error=<code>` and no code, as when the user declines (`access_denied`).
+    Error(String),
+    /// A code, but this `state` instead of the one asked for.
+    State(String),
+    /// A code, naming this account's data centre as another one.
+    AccountsServer { location: String, url: String },
 }
 
 /// A scripted answer of the API.
@@ -61,6 +82,8 @@ pub struct ApiReply {
     pub delay: Duration,
     /// `None`: after the delay, behave as usual.
     pub response: Option<Canned>,
+    /// `Some`: the canned body's bytes are sent, then the answer breaks off.
+    pub breaks: Option<Break>,
 }
 
 /// A fixed answer: status, extra headers, JSON body.
@@ -78,6 +101,7 @@ impl ApiReply {
     pub fn status(status: u16, body: impl Into<String>) -> Self {
         ApiReply {
             delay: Duration::ZERO,
+            breaks: None,
             response: Some(Canned {
                 status,
                 headers: vec![],
@@ -109,6 +133,15 @@ impl ApiReply {
         ApiReply {
             delay,
             response: None,
+            breaks: None,
+        }
+    }
+
+    /// `status` and the first `sent` bytes of a body, then `how` it breaks.
+    pub fn breaking(status: u16, sent: usize, how: Break) -> Self {
+        ApiReply {
+            breaks: Some(how),
+            ..Self::status(status, "z".repeat(sent))
         }
     }
 
@@ -148,8 +181,27 @@ struct Tokens {
     lifetime_secs: u64,
     scope: Option<String>,
     script: VecDeque<TokenReply>,
-    /// Unused grant codes and the scope each one grants.
-    grant_codes: HashMap<String, String>,
+    /// Unused grant codes and what each one grants.
+    grant_codes: HashMap<String, GrantCode>,
+    /// Refresh tokens that mint: [`REFRESH_TOKEN`] and those issued since,
+    /// until revoked.
+    refresh_tokens: HashSet<String>,
+    /// Each live access token's refresh token: revoking that revokes it too.
+    minted_from: HashMap<String, String>,
+    /// Clients that consented once: Zoho gives them another refresh token
+    /// only with `prompt=consent`.
+    consented: HashSet<String>,
+    auth_script: VecDeque<AuthReply>,
+    revocations: usize,
+}
+
+/// What an unused grant code is worth.
+struct GrantCode {
+    scope: String,
+    /// Set for codes of the authorization endpoint: the exchange must name it.
+    redirect_uri: Option<String>,
+    /// `None`: no refresh token (no `access_type=offline`); `Some(t)`: this one.
+    refresh_token: Option<String>,
 }
 
 struct State {
@@ -160,7 +212,7 @@ struct State {
     /// Fixed answers for every request under a path prefix.
     path_rules: Mutex<Vec<(String, Canned)>>,
     recorded: Mutex<Vec<Recorded>>,
-    /// Whether API requests are kept in `recorded` (a benchmark turns it off).
+    /// Off: API requests are not recorded (long load runs, benchmarks).
     recording: AtomicBool,
     /// How long every API answer waits (before any scripted delay).
     api_delay: Mutex<Duration>,
@@ -185,21 +237,27 @@ pub struct FakeZoho {
 impl FakeZoho {
     /// Starts on `127.0.0.1:0`, speaking HTTP/1.1 and HTTP/2 over TLS.
     pub async fn start() -> Result<FakeZoho, TlsError> {
-        Self::start_speaking(false).await
+        Self::start_speaking(Speaks::Both).await
     }
 
     /// Starts on `127.0.0.1:0`, offering only HTTP/2 in ALPN and speaking
     /// nothing else, as some front ends (nginx with `http2 on` only) do.
     pub async fn start_h2_only() -> Result<FakeZoho, TlsError> {
-        Self::start_speaking(true).await
+        Self::start_speaking(Speaks::H2).await
     }
 
-    async fn start_speaking(h2_only: bool) -> Result<FakeZoho, TlsError> {
+    /// Starts on `127.0.0.1:0`, offering only HTTP/1.1 (chunked bodies,
+    /// one request at a time per connection).
+    pub async fn start_http1_only() -> Result<FakeZoho, TlsError> {
+        Self::start_speaking(Speaks::Http1).await
+    }
+
+    async fn start_speaking(speaks: Speaks) -> Result<FakeZoho, TlsError> {
         let ca = TestCa::generate()?;
-        let alpn: &[&[u8]] = if h2_only {
-            &[b"h2"]
-        } else {
-            &[b"h2", b"http/1.1"]
+        let alpn: &[&[u8]] = match speaks {
+            Speaks::H2 => &[b"h2"],
+            Speaks::Http1 => &[b"http/1.1"],
+            Speaks::Both => &[b"h2", b"http/1.1"],
         };
         let tls = Arc::new(ca.server_config(alpn)?);
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -212,6 +270,7 @@ impl FakeZoho {
             url: format!("https://localhost:{}", addr.port()),
             tokens: Mutex::new(Tokens {
                 lifetime_secs: 3600,
+                refresh_tokens: HashSet::from([REFRESH_TOKEN.to_owned()]),
                 ..Tokens::default()
             }),
             token_requests: AtomicUsize::new(0),
@@ -230,7 +289,7 @@ impl FakeZoho {
             TlsAcceptor::from(tls),
             state.clone(),
             stopped,
-            h2_only,
+            speaks,
         ));
         Ok(FakeZoho {
             addr,
@@ -285,9 +344,9 @@ impl FakeZoho {
         *lock(&self.state.api_delay) = delay;
     }
 
-    /// Whether API requests are recorded for [`FakeZoho::requests`] (the
-    /// default); a long benchmark turns it off so the fake's memory stays flat.
-    pub fn set_recording(&self, on: bool) {
+    /// Whether API requests are recorded from now on (on by default; a load
+    /// run turns it off so the fake's memory stays flat).
+    pub fn keep_records(&self, on: bool) {
         self.state.recording.store(on, Ordering::SeqCst);
     }
 
@@ -326,8 +385,32 @@ impl FakeZoho {
             tokens.grant_codes.len() + 1,
             handlers::rand_u64()
         );
-        tokens.grant_codes.insert(code.clone(), scope.to_owned());
+        tokens.grant_codes.insert(
+            code.clone(),
+            GrantCode {
+                scope: scope.to_owned(),
+                redirect_uri: None,
+                refresh_token: Some(REFRESH_TOKEN.to_owned()),
+            },
+        );
         code
+    }
+
+    /// Queues how the authorization endpoint answers the next browser.
+    pub fn script_auth(&self, reply: AuthReply) {
+        lock(&self.state.tokens).auth_script.push_back(reply);
+    }
+
+    /// How many tokens were revoked at `/oauth/v2/token/revoke`.
+    pub fn revocations(&self) -> usize {
+        lock(&self.state.tokens).revocations
+    }
+
+    /// Whether `refresh_token` still mints access tokens.
+    pub fn refresh_token_is_live(&self, refresh_token: &str) -> bool {
+        lock(&self.state.tokens)
+            .refresh_tokens
+            .contains(refresh_token)
     }
 
     /// Invalidates every access token minted so far (as Zoho does when the
@@ -367,12 +450,20 @@ impl FakeZoho {
     }
 }
 
+/// The HTTP versions the fake offers.
+#[derive(Clone, Copy)]
+enum Speaks {
+    Both,
+    H2,
+    Http1,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     tls: TlsAcceptor,
     state: Arc<State>,
     mut stopped: watch::Receiver<bool>,
-    h2_only: bool,
+    speaks: Speaks,
 ) {
     loop {
         let (tcp, _) = tokio::select! {
@@ -388,14 +479,22 @@ async fn accept_loop(
             let Ok(stream) = tls.accept(tcp).await else {
                 return;
             };
-            let service = hyper::service::service_fn(move |req| {
+            let reset = breaking::ResetOnClose::default();
+            let stream = breaking::Resettable {
+                inner: stream,
+                reset: reset.clone(),
+            };
+            let service = hyper::service::service_fn(move |mut req: http::Request<_>| {
                 let state = state.clone();
+                req.extensions_mut().insert(reset.clone());
                 async move { Ok::<_, std::convert::Infallible>(handlers::handle(&state, req).await) }
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            if h2_only {
-                builder = builder.http2_only();
-            }
+            builder = match speaks {
+                Speaks::H2 => builder.http2_only(),
+                Speaks::Http1 => builder.http1_only(),
+                Speaks::Both => builder,
+            };
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -23,15 +23,20 @@ use tokio::time::Instant;
 
 use super::{headers, Call, Outcome, Proxy};
 use crate::body::{boxed, full, read_prefix, Guarded, Prefixed, ProxyBody};
+use crate::canon::CanonicalPath;
+use crate::credits::Charge;
 use crate::deadline::{stalled, Pace, Paced, Stalled, Tripped};
 use crate::error::ProxyError;
 use crate::limit::Permit;
 use crate::retry::{self, Attempt, Next, Progress};
 use crate::token::rejection::{dead_token_code, Product};
 use crate::token::AccessToken;
+use crate::upstream::SendError;
 
 /// How much of a 401 answer is read to see whether the token was the problem.
 const MAX_401_INSPECTED: usize = 64 * 1024;
+/// How much of a 429 answer is read to see whether the credits are spent.
+const MAX_429_INSPECTED: usize = 16 * 1024;
 
 /// The request body as the proxy holds it: small bodies in memory (so they
 /// can be sent again), large ones as a one-shot stream.
@@ -147,6 +152,10 @@ enum Verdict {
     Done(Response<ProxyBody>),
     /// A 401 whose code (kept here) says the token is dead.
     TokenRejected(Response<ProxyBody>, String),
+    /// A 429 that says the org's API credits are spent.
+    CreditsSpent(Response<ProxyBody>),
+    /// A 401 whose body failed while it was read: never a clean short answer.
+    Failed(ProxyError),
 }
 
 impl Proxy {
@@ -155,9 +164,12 @@ impl Proxy {
         call: &Call<'_>,
         mut token: Arc<AccessToken>,
         body: &mut RequestBody,
+        charge: &mut Charge,
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let started = Instant::now();
+        let credits = call.credential.credits();
+        let budget = &call.credential.config().credits;
         let policy = &call.active.config.retry;
         let product = Product::of(call.route.upstream, call.path.as_str());
         let mut tries = 1;
@@ -167,7 +179,11 @@ impl Proxy {
             let permit = call
                 .credential
                 .limits()
-                .acquire(call.route.limit.as_ref(), call.heavy)
+                .acquire(
+                    call.client.and_then(|c| c.limit.as_ref()),
+                    call.route.limit.as_ref(),
+                    call.heavy,
+                )
                 .await;
             self.metrics.waited(waiting.elapsed());
             let permit = permit
@@ -180,10 +196,16 @@ impl Proxy {
                 .client()
                 .send(req, call.active.config.server.request_timeout)
                 .await;
-            if let Some(series) = &outcome.route {
-                series.upstream(sending.elapsed());
-            }
+            call.series.upstream(sending.elapsed());
             outcome.upstream += sending.elapsed();
+            // Every attempt that may have reached Zoho costs credits.
+            if !matches!(sent, Err(SendError::Connect { .. })) {
+                charge.attempt_sent();
+                call.series.credits_spent(charge.price());
+            }
+            if let Ok(resp) = &sent {
+                credits.learn(budget, resp.headers());
+            }
             if let (Err(_), Some(stalled)) = (&sent, body.stalled()) {
                 // The client's fault, not Zoho's: never retried (the body is
                 // gone anyway), and said so.
@@ -219,7 +241,13 @@ impl Proxy {
                             }
                         }
                     }
+                    Verdict::CreditsSpent(resp) => {
+                        credits.zoho_exhausted(budget);
+                        Ok(resp)
+                    }
                     Verdict::TokenRejected(resp, _) | Verdict::Done(resp) => Ok(resp),
+                    // Zoho answered: not retried, whatever the method.
+                    Verdict::Failed(e) => return Err(e),
                 },
                 Err(e) => Err(e),
             };
@@ -285,35 +313,13 @@ fn build_request(
     token: &AccessToken,
     body: &mut RequestBody,
 ) -> Result<Request<ProxyBody>, ProxyError> {
-    let path = call.path.as_str();
-    let query = call.parts.uri.query();
-    // One buffer for the whole URL, which the URI then keeps.
-    let mut target = String::with_capacity(64 + path.len() + query.map_or(0, |q| q.len() + 1));
-    call.credential.zoho().write_base_url(
-        call.route.upstream,
-        token.api_domain.as_deref(),
-        &mut target,
-    );
-    target.push_str(path);
-    if let Some(q) = query {
-        target.push('?');
-        target.push_str(q);
-    }
-    // Parsed in place: the URI keeps the string's buffer.
-    let uri = Uri::try_from(target);
-    let base = || {
-        call.credential
-            .zoho()
-            .base_url(call.route.upstream, token.api_domain.as_deref())
-    };
-    let uri =
-        uri.map_err(|e| ProxyError::Internal(format!("upstream URL {}{path}: {e}", base())))?;
-    if uri.authority().is_none() {
-        return Err(ProxyError::Internal(format!(
-            "upstream URL {} has no host",
-            base()
-        )));
-    }
+    let zoho = call.credential.zoho();
+    let api_domain = token.api_domain.as_deref();
+    let uri = build_uri(
+        |out| zoho.write_base_url(call.route.upstream, api_domain, out),
+        call.path,
+        call.parts.uri.query(),
+    )?;
     let headers = headers::for_upstream(&call.parts.headers, token.expose(), &call.route.headers)
         .map_err(|_| {
         ProxyError::Internal("the access token is not a valid header value".into())
@@ -327,6 +333,49 @@ fn build_request(
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Ok(req)
+}
+
+/// The URL Zoho gets: `base` (an origin), then the canonical path the route
+/// matched, then the client's query byte for byte.
+pub fn upstream_uri(
+    base: &str,
+    path: &CanonicalPath,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    build_uri(|out| out.push_str(base), path, query)
+}
+
+/// [`upstream_uri`] with the origin written by `write_base`: the whole URL
+/// in one buffer, which the URI then keeps (the origin is written again only
+/// for an error).
+fn build_uri(
+    write_base: impl Fn(&mut String),
+    path: &CanonicalPath,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    let path = path.as_str();
+    let mut target = String::with_capacity(64 + path.len() + query.map_or(0, |q| q.len() + 1));
+    write_base(&mut target);
+    target.push_str(path);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    let base = || {
+        let mut base = String::new();
+        write_base(&mut base);
+        base
+    };
+    // Parsed in place: the URI keeps the string's buffer.
+    let uri = Uri::try_from(target)
+        .map_err(|e| ProxyError::Internal(format!("upstream URL {}{path}: {e}", base())))?;
+    if uri.authority().is_none() {
+        return Err(ProxyError::Internal(format!(
+            "upstream URL {} has no host",
+            base()
+        )));
+    }
+    Ok(uri)
 }
 
 /// Zoho's answer with clean headers, its body kept to `pace`.
@@ -356,10 +405,15 @@ async fn settle(
             parts,
             boxed(Guarded::new(partial.into_body(), permit)),
         )),
-        Err(e) => Err(match stalled(&*e) {
-            Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
-            None => ProxyError::UpstreamBody(crate::upstream::error_chain(&*e)),
-        }),
+        Err(e) => Err(body_failed(&*e)),
+    }
+}
+
+/// Zoho's answer body failed while the proxy read it.
+fn body_failed(e: &(dyn std::error::Error + 'static)) -> ProxyError {
+    match stalled(e) {
+        Some(s) => ProxyError::UpstreamBodyTimeout(s.clone()),
+        None => ProxyError::UpstreamBody(crate::upstream::error_chain(e)),
     }
 }
 
@@ -367,16 +421,16 @@ async fn settle(
 /// Zoho rejected the token, in `product`'s words. Scope and org mismatches
 /// and everything else pass through untouched.
 async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
+    if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+        return classify_429(resp).await;
+    }
     if resp.status() != StatusCode::UNAUTHORIZED {
         return Verdict::Done(resp);
     }
     let (parts, body) = resp.into_parts();
     let prefixed = match read_prefix(body, MAX_401_INSPECTED).await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::debug!(error = %e, "reading a 401 answer failed");
-            return Verdict::Done(Response::from_parts(parts, crate::body::empty()));
-        }
+        Err(e) => return Verdict::Failed(body_failed(&*e)),
     };
     let rejected = match &prefixed {
         Prefixed::Complete(bytes) => dead_token_code(product, bytes),
@@ -386,5 +440,25 @@ async fn classify(resp: Response<ProxyBody>, product: Product) -> Verdict {
     match rejected {
         Some(code) => Verdict::TokenRejected(resp, code),
         None => Verdict::Done(resp),
+    }
+}
+
+/// Reads a 429 (a bounded prefix) to tell a spent credit allowance from a
+/// concurrency or rate limit; the answer goes on unchanged either way.
+async fn classify_429(resp: Response<ProxyBody>) -> Verdict {
+    let (parts, body) = resp.into_parts();
+    let prefixed = match read_prefix(body, MAX_429_INSPECTED).await {
+        Ok(p) => p,
+        Err(e) => return Verdict::Failed(body_failed(&*e)),
+    };
+    let spent = match &prefixed {
+        Prefixed::Complete(bytes) => crate::credits::is_credit_429(&parts.headers, bytes),
+        Prefixed::Partial { .. } => crate::credits::is_credit_429(&parts.headers, b""),
+    };
+    let resp = Response::from_parts(parts, prefixed.into_body());
+    if spent {
+        Verdict::CreditsSpent(resp)
+    } else {
+        Verdict::Done(resp)
     }
 }

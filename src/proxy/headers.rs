@@ -1,11 +1,16 @@
 //! Header hygiene between client, proxy and Zoho.
 //!
 //! Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and never
-//! travel further; the client's own credentials are removed so the only
-//! `Authorization` Zoho sees is the one the proxy wrote.
+//! travel further; the client's own credentials (and its client key) are
+//! removed so the only `Authorization` Zoho sees is the one the proxy wrote.
 
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::clients::key::KEY_HEADER;
+
+/// The client key's own header (never forwarded, never set by a route).
+const CLIENT_KEY: HeaderName = HeaderName::from_static(KEY_HEADER);
 
 /// Headers that belong to one connection, plus credentials the client may
 /// have sent. Removed from requests before forwarding.
@@ -40,6 +45,7 @@ pub const OVERRIDES: [HeaderName; 10] = [
 /// Headers a route may not set: the proxy owns them.
 pub fn is_reserved(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION
+        || name == CLIENT_KEY
         || name == header::HOST
         || name == header::CONTENT_LENGTH
         || HOP_BY_HOP.contains(name)
@@ -69,10 +75,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Whether a client header never goes to Zoho: hop-by-hop headers, the
-/// client's credentials, `Expect` (our server answered it when it started
-/// reading the body), `Host`, and method or path overrides.
+/// client's credentials and its client key (whichever form it came in),
+/// `Expect` (our server answered it when it started reading the body),
+/// `Host`, and method or path overrides.
 fn never_forwarded(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION
+        || name == CLIENT_KEY
         || name == header::EXPECT
         || name == header::HOST
         || HOP_BY_HOP.contains(name)
@@ -128,6 +136,7 @@ mod tests {
             HeaderValue::from_static("Zoho-oauthtoken stolen"),
         );
         h.insert("proxy-authorization", HeaderValue::from_static("Basic xyz"));
+        h.insert("x-zoho-proxy-key", HeaderValue::from_static("client-key"));
         h.insert(
             "connection",
             HeaderValue::from_static("keep-alive, x-secret-hop"),
@@ -157,6 +166,7 @@ mod tests {
         assert_eq!(twice, ["1", "2"], "repeated headers pass, in order");
         for gone in [
             "proxy-authorization",
+            "x-zoho-proxy-key",
             "connection",
             "x-secret-hop",
             "te",
@@ -188,6 +198,7 @@ mod tests {
     fn routes_cannot_configure_proxy_owned_headers() {
         for name in [
             "authorization",
+            "x-zoho-proxy-key",
             "host",
             "connection",
             "transfer-encoding",

@@ -1,7 +1,7 @@
 //! The request path. [`Proxy::pipeline`] is the whole story, stage by stage:
 //!
 //! ```text
-//! target → canonicalize → route + scope → body → inspect → token → granted?
+//! client key → target → canonicalize → route + scope → body → inspect → token → granted?
 //!        → [ limit → rewrite + forward → classify: 401 refresh+replay / retry? ]   (exchange.rs)
 //! ```
 //!
@@ -11,30 +11,39 @@
 mod exchange;
 pub mod headers;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::{HeaderValue, Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
+use crate::clients::peers::Failures;
+use crate::clients::{Client, KeyError};
 use crate::config::Config;
 use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
 use crate::metrics::{Metrics, RouteSeries};
 use crate::route::{Decision, Denial, Route};
+use crate::token::rejection::Product;
 use crate::token::{AccessToken, TokenManager};
+pub use exchange::upstream_uri;
 use exchange::{RequestBody, Unkept};
 
 /// One request on its way to Zoho: what every attempt needs.
 struct Call<'a> {
     active: &'a Active,
+    /// Who sent it, with `[[clients]]`.
+    client: Option<&'a Client>,
     credential: &'a Credential,
     parts: &'a http::request::Parts,
     route: &'a Route,
+    /// The route's metric series.
+    series: &'a RouteSeries,
     /// The path Zoho gets (the route's `strip_prefix` removed).
     path: &'a CanonicalPath,
     heavy: bool,
@@ -61,11 +70,15 @@ pub struct Proxy {
     refresh: Refresh,
     /// The shared store, with `[cluster]` (fixed for the process's life).
     cluster: Option<Cluster>,
+    /// Failed client keys per peer address (kept across reloads).
+    failures: Failures,
 }
 
 /// What the request log line reports about a request.
 #[derive(Default)]
 struct Outcome {
+    /// The client whose key was accepted.
+    client: Option<String>,
     /// The route's series (with its name and its credential's), once routed.
     route: Option<Arc<RouteSeries>>,
     /// Replayed after Zoho rejected the token.
@@ -113,6 +126,7 @@ impl Proxy {
             metrics,
             refresh,
             cluster,
+            failures: Failures::default(),
         })
     }
 
@@ -142,6 +156,40 @@ impl Proxy {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// `/credits`: each credential's API credits in the last 24 hours, its
+    /// budget and what is left, and the same for each of its routes.
+    pub fn credits_report(&self) -> serde_json::Value {
+        let active = self.active.load();
+        let mut out = serde_json::Map::new();
+        for (i, credential) in active.credentials.iter().enumerate() {
+            let budget = &credential.config().credits;
+            let routes = active.config.routes.of_credential(i);
+            let (total, routes) = credential
+                .credits()
+                .usage(budget, routes.map(|r| (r.name.as_str(), &r.credits)));
+            if let Some(left) = total.remaining {
+                self.metrics.credits_remaining(credential.name(), left);
+            }
+            let mut entry = serde_json::json!(total);
+            entry["reserve"] = serde_json::Value::from(budget.reserve);
+            let clients = credential.credits().clients_spent();
+            if !clients.is_empty() {
+                entry["clients"] = clients
+                    .into_iter()
+                    .map(|(name, spent)| (name, serde_json::json!({ "spent": spent })))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            entry["routes"] = routes
+                .into_iter()
+                .map(|(name, usage)| (name, serde_json::json!(usage)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            out.insert(credential.name().to_owned(), entry);
+        }
+        serde_json::json!({ "window": "24h", "credentials": out })
     }
 
     /// The shared store, with `[cluster]`.
@@ -202,12 +250,16 @@ impl Proxy {
         let method = req.method().clone();
         // Shares the request's bytes: no copy of the path for the log line.
         let uri = req.uri().clone();
+        let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
         let mut outcome = Outcome::default();
-        let mut resp = match self.pipeline(req, &mut outcome).await {
+        let mut resp = match self.pipeline(req, peer, &mut outcome).await {
             Ok(resp) => resp,
             Err(e) => {
-                tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), error = %e, code = e.code(), "request refused");
-                e.into_response_for(outcome.route.as_deref().map(RouteSeries::credential))
+                tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), client = outcome.client.as_deref().unwrap_or("-"), error = %e, code = e.code(), "request refused");
+                e.into_response_for(
+                    outcome.client.as_deref(),
+                    outcome.route.as_deref().map(RouteSeries::credential),
+                )
             }
         };
         let took = started.elapsed();
@@ -217,6 +269,7 @@ impl Proxy {
             request_id = request_id.to_str().unwrap_or("-"),
             method = method.as_str(),
             path = uri.path(),
+            client = outcome.client.as_deref().unwrap_or("-"),
             route = route.map_or("-", RouteSeries::route),
             credential = route.map_or("-", RouteSeries::credential),
             status,
@@ -226,9 +279,12 @@ impl Proxy {
             replayed = outcome.replayed,
             "request"
         );
-        route
-            .unwrap_or(self.metrics.unrouted())
-            .request(&method, status, took);
+        route.unwrap_or(self.metrics.unrouted()).request(
+            outcome.client.as_deref(),
+            &method,
+            status,
+            took,
+        );
         resp.headers_mut().insert(REQUEST_ID, request_id);
         resp
     }
@@ -236,37 +292,72 @@ impl Proxy {
     async fn pipeline(
         &self,
         req: Request<Incoming>,
+        peer: Option<IpAddr>,
         outcome: &mut Outcome,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let active = self.active.load_full();
         let config = &active.config;
         let deadline = Some(tokio::time::Instant::now() + config.server.request_timeout);
-        check_target(&req)?;
-        let path = canonicalize(req.uri().path())?;
-        let mut decision = decide(config, req.method(), &path)?;
+        let client = self.authenticate(config, req.headers(), peer).await?;
+        outcome.client = client.map(|c| c.name.clone());
+        let path = target_path(req.method(), req.uri())?;
+        let mut decision = decide(config, client, req.method(), &path)?;
         let route = decision.route;
         let credential = active.credentials.get(route.credential).ok_or_else(|| {
             ProxyError::Internal(format!("route {} has no credential", route.name))
         })?;
-        outcome.route = active.series.get(decision.position).cloned();
+        let series = active.series.get(decision.position).ok_or_else(|| {
+            ProxyError::Internal(format!("route {} has no metric series", route.name))
+        })?;
+        outcome.route = Some(series.clone());
 
         let (parts, body) = req.into_parts();
         let server = &config.server;
         let mut body =
             RequestBody::read(body, server.replay_buffer, &active.replay, server.pace).await?;
         inspect_body(&mut decision, &parts.method, &body, server.replay_buffer)?;
+        let mut charge = charge_credits(credential, client, &decision, &parts, &body)?;
         let token = credential.tokens().token(deadline).await?;
         check_granted(&token, &decision, &parts.method, &decision.forward)?;
         let call = Call {
             active: &active,
+            client,
             credential,
             parts: &parts,
             route,
+            series,
             path: &decision.forward,
             heavy: decision.heavy,
             deadline,
         };
-        self.exchange(&call, token, &mut body, outcome).await
+        self.exchange(&call, token, &mut body, &mut charge, outcome)
+            .await
+    }
+
+    /// Stage 1: with `[[clients]]`, the client's key before anything else
+    /// (an unknown caller learns nothing about the routes). A peer that
+    /// keeps failing gets its answers late ([`Failures`]).
+    async fn authenticate<'c>(
+        &self,
+        config: &'c Config,
+        headers: &http::HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<&'c Client>, ProxyError> {
+        match config.clients.authenticate(headers) {
+            Ok(client) => Ok(client),
+            Err(e) => {
+                let hold = peer.map_or(Duration::ZERO, |ip| self.failures.record(ip));
+                let reason = match e {
+                    KeyError::Missing => "missing",
+                    KeyError::Invalid | KeyError::Conflicting => "invalid",
+                };
+                self.metrics.client_key_failure(reason, !hold.is_zero());
+                if !hold.is_zero() {
+                    tokio::time::sleep(hold).await;
+                }
+                Err(ProxyError::ClientKey(e))
+            }
+        }
     }
 }
 
@@ -281,6 +372,10 @@ fn route_series(config: &Config, metrics: &Metrics) -> Vec<Arc<RouteSeries>> {
         })
         .collect()
 }
+
+/// The peer's address, put in each request's extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
 /// A fresh budget of `replay_memory` bytes for kept request bodies.
 fn replay_budget(config: &Config) -> Arc<Semaphore> {
@@ -312,46 +407,65 @@ fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
     id
 }
 
-/// Stage 1: only origin-form targets; the `Host` header is never consulted.
-fn check_target<B>(req: &Request<B>) -> Result<(), ProxyError> {
-    if req.method() == Method::CONNECT {
+/// Stages 1 and 2: only origin-form targets (the `Host` header is never
+/// consulted), and their path reduced to the one canonical string that is
+/// matched and forwarded.
+pub fn target_path(method: &Method, uri: &Uri) -> Result<CanonicalPath, ProxyError> {
+    if method == Method::CONNECT {
         return Err(ProxyError::Connect);
     }
-    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
-        return Err(ProxyError::AbsoluteForm(req.uri().to_string()));
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        return Err(ProxyError::AbsoluteForm(uri.to_string()));
     }
-    Ok(())
+    Ok(canonicalize(uri.path())?)
 }
 
-/// Stage 3: the route table's decision, as a proxy error.
+/// Stage 3: the route table's decision (among the client's routes), as a
+/// proxy error. A path only routes the client may not use would take is
+/// `CLIENT_ROUTE_NOT_ALLOWED`.
 fn decide<'c>(
     config: &'c Config,
+    client: Option<&Client>,
     method: &Method,
     path: &CanonicalPath,
 ) -> Result<Decision<'c>, ProxyError> {
-    config.routes.decide(method, path).map_err(|d| {
-        let (method, path) = (method.to_string(), path.to_string());
-        match d {
-            Denial::NoRoute => ProxyError::NoRoute { method, path },
-            Denial::ScopeUnknown { route } => ProxyError::ScopeUnknown {
-                route,
-                method,
-                path,
-            },
-            Denial::ScopeNotAllowed {
-                route,
-                required,
-                missing,
-            } => ProxyError::ScopeNotAllowed {
-                route,
-                required: required.into(),
-                missing: missing.into(),
-                method,
-                path,
-                needed_by: None,
-            },
-        }
-    })
+    let usable = |i| client.is_none_or(|c| c.may_use(i));
+    config
+        .routes
+        .decide_where(method, path, usable)
+        .map_err(|d| {
+            let other_route = || config.routes.find(method, path).is_some();
+            let (method, path) = (method.to_string(), path.to_string());
+            match d {
+                Denial::NoRoute => match client {
+                    Some(c) if c.routes().is_some() && other_route() => {
+                        ProxyError::ClientRouteNotAllowed {
+                            client: c.name.clone(),
+                            method,
+                            path,
+                        }
+                    }
+                    _ => ProxyError::NoRoute { method, path },
+                },
+                Denial::ScopeUnknown { route } => ProxyError::ScopeUnknown {
+                    route,
+                    method,
+                    path,
+                },
+                Denial::ScopeNotAllowed {
+                    route,
+                    required,
+                    missing,
+                } => ProxyError::ScopeNotAllowed {
+                    route,
+                    required: required.into(),
+                    missing: missing.into(),
+                    method,
+                    path,
+                    needed_by: None,
+                },
+            }
+        })
 }
 
 /// Stage 5: where the catalog says the body names what the call touches,
@@ -381,6 +495,42 @@ fn inspect_body(
     }
 }
 
+/// Stage 6: what the call costs in API credits, charged now if every budget
+/// it falls under has room (given back if nothing reaches Zoho), else 429
+/// before the token stage: a refused call costs Zoho nothing.
+fn charge_credits(
+    credential: &Credential,
+    client: Option<&crate::clients::Client>,
+    decision: &Decision<'_>,
+    parts: &http::request::Parts,
+    body: &RequestBody,
+) -> Result<crate::credits::Charge, ProxyError> {
+    let route = decision.route;
+    let cost = route.credits.price.unwrap_or_else(|| {
+        let path = decision.forward.as_str();
+        crate::credits::cost::cost(
+            Product::of(route.upstream, path),
+            &parts.method,
+            path,
+            parts.uri.query(),
+            body.kept().ok().map(|b| &b[..]),
+        )
+    });
+    credential
+        .credits()
+        .reserve(
+            &credential.config().credits,
+            &route.name,
+            &route.credits,
+            client.map(|c| (c.name.as_str(), c.daily_credits)),
+            cost,
+        )
+        .map_err(|exhausted| ProxyError::CreditBudgetExhausted {
+            route: route.name.clone(),
+            exhausted,
+        })
+}
+
 /// After the token: when Zoho told us what the token was granted, a request
 /// needing more is refused here rather than by Zoho's `OAUTH_SCOPE_MISMATCH`.
 fn check_granted(
@@ -408,18 +558,19 @@ fn check_granted(
 mod tests {
     use super::*;
 
+    fn target(method: Method, target: &str) -> Result<CanonicalPath, ProxyError> {
+        target_path(&method, &target.parse().unwrap())
+    }
+
     #[test]
     fn targets_must_be_origin_form() {
-        let ok = Request::get("/crm/v2/Leads").body(()).unwrap();
-        assert!(check_target(&ok).is_ok());
-        let abs = Request::get("http://evil.example/crm/v2/Leads")
-            .body(())
-            .unwrap();
-        assert_eq!(check_target(&abs).unwrap_err().code(), "BAD_REQUEST_TARGET");
-        let connect = Request::connect("evil.example:443").body(()).unwrap();
-        assert_eq!(
-            check_target(&connect).unwrap_err().code(),
-            "METHOD_NOT_ALLOWED"
-        );
+        let ok = target(Method::GET, "/crm/v2/%4ceads?x=%2e%2e").unwrap();
+        assert_eq!(ok.as_str(), "/crm/v2/Leads");
+        let abs = target(Method::GET, "http://evil.example/crm/v2/Leads");
+        assert_eq!(abs.unwrap_err().code(), "BAD_REQUEST_TARGET");
+        let connect = target(Method::CONNECT, "evil.example:443");
+        assert_eq!(connect.unwrap_err().code(), "METHOD_NOT_ALLOWED");
+        let bad = target(Method::GET, "/crm/v2/Leads/%2e%2e/Deals");
+        assert_eq!(bad.unwrap_err().code(), "INVALID_PATH");
     }
 }

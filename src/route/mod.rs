@@ -90,6 +90,8 @@ pub struct Route {
     pub credential: usize,
     /// A literal leading part of the path that is not forwarded.
     pub strip_prefix: Option<String>,
+    /// Its price and budget in API credits.
+    pub credits: crate::credits::RouteCredits,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +145,13 @@ impl RouteTable {
         self.routes.iter()
     }
 
+    /// The routes that use credential `credential` (its index), in order.
+    pub fn of_credential(&self, credential: usize) -> impl Iterator<Item = &Route> + Clone {
+        self.routes
+            .iter()
+            .filter(move |r| r.credential == credential)
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }
@@ -153,22 +162,41 @@ impl RouteTable {
 
     /// The first route whose pattern and methods match.
     pub fn find(&self, method: &Method, path: &CanonicalPath) -> Option<&Route> {
-        self.position(method, path).and_then(|i| self.routes.get(i))
+        self.position(method, path, |_| true)
+            .and_then(|i| self.routes.get(i))
     }
 
-    /// Where in the table [`RouteTable::find`]'s route is.
-    fn position(&self, method: &Method, path: &CanonicalPath) -> Option<usize> {
+    /// Where in the table the first route whose pattern and methods match
+    /// is, among those whose index `usable` accepts.
+    fn position(
+        &self,
+        method: &Method,
+        path: &CanonicalPath,
+        usable: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         let routes = &self.routes;
         self.index.first(path.segments(), |i| {
-            routes
-                .get(i)
-                .is_some_and(|r| r.methods.contains(method) && r.pattern.matches(path))
+            usable(i)
+                && routes
+                    .get(i)
+                    .is_some_and(|r| r.methods.contains(method) && r.pattern.matches(path))
         })
     }
 
     /// Route match, then the required scopes, then covering; see the module docs.
     pub fn decide(&self, method: &Method, path: &CanonicalPath) -> Result<Decision<'_>, Denial> {
-        let position = self.position(method, path).ok_or(Denial::NoRoute)?;
+        self.decide_where(method, path, |_| true)
+    }
+
+    /// [`RouteTable::decide`] over the routes whose index `usable` accepts
+    /// (a client's routes): the others do not exist for it.
+    pub fn decide_where(
+        &self,
+        method: &Method,
+        path: &CanonicalPath,
+        usable: impl Fn(usize) -> bool,
+    ) -> Result<Decision<'_>, Denial> {
+        let position = self.position(method, path, usable).ok_or(Denial::NoRoute)?;
         let route = self.routes.get(position).ok_or(Denial::NoRoute)?;
         // The prefix only selects the route; Zoho's path is what follows it.
         let forward = match &route.strip_prefix {
@@ -240,6 +268,7 @@ mod tests {
             strip_prefix: None,
             upstream: Upstream::Api,
             limit: None,
+            credits: Default::default(),
         }
     }
 
@@ -289,6 +318,17 @@ mod tests {
             decide(&t, "OPTIONS", "/crm/v2/Contacts"),
             Err(Denial::NoRoute),
             "OPTIONS only when listed"
+        );
+        // A client's own routes: the others do not exist for it, so the
+        // first match among its routes decides.
+        let only = |allowed: &'static [usize]| move |i: usize| allowed.contains(&i);
+        let path = canonicalize("/crm/v8/Leads/1").unwrap();
+        let get = Method::GET;
+        let decided = t.decide_where(&get, &path, only(&[2])).unwrap();
+        assert_eq!(decided.route.name, "leads-any");
+        assert_eq!(
+            t.decide_where(&get, &path, only(&[1])).unwrap_err(),
+            Denial::NoRoute
         );
     }
 
@@ -455,6 +495,7 @@ mod tests {
             fn the_index_agrees_with_a_scan(
                 patterns in prop::collection::vec((pattern(), prop::bool::ANY), 1..40),
                 paths in prop::collection::vec((path(), prop::bool::ANY), 1..20),
+                usable in prop::collection::vec(prop::bool::ANY, 40),
             ) {
                 let routes: Vec<Route> = patterns
                     .iter()
@@ -474,6 +515,16 @@ mod tests {
                         .map(|r| r.name.as_str());
                     let found = t.find(&method, &path).map(|r| r.name.as_str());
                     prop_assert_eq!(found, scanned, "{} {}", method, p);
+                    // Among a client's routes only (the others do not exist
+                    // for it), the same.
+                    let usable = |i: usize| usable.get(i).copied().unwrap_or(false);
+                    let scanned = t
+                        .iter()
+                        .enumerate()
+                        .position(|(i, r)| {
+                            usable(i) && r.methods.contains(&method) && r.pattern.matches(&path)
+                        });
+                    prop_assert_eq!(t.position(&method, &path, usable), scanned, "{} {}", method, p);
                 }
             }
         }

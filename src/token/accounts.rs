@@ -69,14 +69,55 @@ impl TokenEndpoint {
     }
 
     async fn exchange(&self, form: &[(&str, &str)]) -> Result<TokenAnswer, TokenError> {
-        let body = form_encode(form);
+        let (status, bytes) = self.post(&self.url, form_encode(form)).await?;
+        parse_answer(status, &bytes)
+    }
+
+    /// Revokes a refresh token (and the access tokens minted from it):
+    /// `POST {accounts}/oauth/v2/token/revoke?token=...`, as Zoho documents it
+    /// (<https://www.zoho.com/accounts/protocol/oauth/revoke-refresh-token.html>).
+    pub async fn revoke(&self, token: &Secret) -> Result<Revocation, TokenError> {
+        let url = format!(
+            "{}/revoke?{}",
+            self.url,
+            form_encode(&[("token", token.expose())])
+        );
+        let answer = tokio::time::timeout(self.timeout, self.post(&url, String::new()))
+            .await
+            .unwrap_or(Err(TokenError::TimedOut {
+                after: self.timeout,
+            }));
+        let (status, bytes) = answer?;
+        if status == 400 {
+            return Ok(Revocation::InvalidToken);
+        }
+        if !(200..300).contains(&status) {
+            return Err(TokenError::BadStatus { status });
+        }
+        #[derive(Deserialize)]
+        struct Wire {
+            status: Option<String>,
+        }
+        match serde_json::from_slice::<Wire>(&bytes) {
+            Ok(Wire { status: Some(s) }) if s.eq_ignore_ascii_case("success") => {
+                Ok(Revocation::Revoked)
+            }
+            _ => Err(TokenError::Malformed(format!(
+                "HTTP {status} without \"status\":\"success\""
+            ))),
+        }
+    }
+
+    /// POSTs a form body to `url` (which may carry a secret in its query:
+    /// it is never part of an error); the status and at most 64 KiB of body.
+    async fn post(&self, url: &str, body: String) -> Result<(u16, bytes::Bytes), TokenError> {
         let req = Request::builder()
             .method(Method::POST)
-            .uri(&self.url)
+            .uri(url)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
             .body(full(body))
-            .map_err(|e| TokenError::Transport(e.to_string()))?;
+            .map_err(|_| TokenError::Transport("the accounts URL is not a valid URI".into()))?;
         let resp = self
             .client
             .send(req, self.timeout)
@@ -93,8 +134,18 @@ impl TokenEndpoint {
             .await
             .map_err(|e| TokenError::Transport(format!("reading the accounts answer: {e}")))?
             .to_bytes();
-        parse_answer(status, &bytes)
+        Ok((status, bytes))
     }
+}
+
+/// What Zoho answered a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// `{"status":"success"}`: the token and its access tokens are dead.
+    Revoked,
+    /// HTTP 400: not a live token of this accounts server (revoked already,
+    /// mistyped, or issued by another data centre's).
+    InvalidToken,
 }
 
 /// Mints access tokens from a refresh token at `{accounts}/oauth/v2/token`.
@@ -160,9 +211,17 @@ struct Wire {
 
 /// Interprets the accounts server's answer, whatever its status.
 pub fn parse_answer(status: u16, body: &[u8]) -> Result<TokenAnswer, TokenError> {
-    let wire: Wire = match serde_json::from_slice(body) {
-        Ok(w) => w,
-        Err(_) if !(200..300).contains(&status) => return Err(TokenError::BadStatus { status }),
+    // An object, never the positional array serde would also read as `Wire`.
+    let wire: Wire = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => match serde_json::from_value(v) {
+            Ok(w) => w,
+            Err(_) if !(200..300).contains(&status) => {
+                return Err(TokenError::BadStatus { status })
+            }
+            Err(e) => return Err(TokenError::Malformed(format!("unexpected fields ({e})"))),
+        },
+        _ if !(200..300).contains(&status) => return Err(TokenError::BadStatus { status }),
+        Ok(_) => return Err(TokenError::Malformed("not a JSON object".into())),
         Err(e) => return Err(TokenError::Malformed(format!("not JSON ({e})"))),
     };
     if let Some(token) = wire.access_token.filter(|t| !t.is_empty()) {
@@ -220,6 +279,47 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
         enc(&mut out, v);
     }
     out
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (a form body or a query
+/// string) into its pairs, in order. `+` is a space; a bad `%` escape is kept
+/// as it is.
+pub fn form_decode(form: &str) -> Vec<(String, String)> {
+    form.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (url_decode(k), url_decode(v))
+        })
+        .collect()
+}
+
+/// The first value of `key` in form-encoded text.
+pub fn form_value(form: &str, key: &str) -> Option<String> {
+    form_decode(form)
+        .into_iter()
+        .find_map(|(k, v)| (k == key).then_some(v))
+}
+
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 2;
+            }
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -299,6 +399,11 @@ mod tests {
             parse_answer(200, br#"{"access_token":""}"#),
             Err(TokenError::Malformed(_))
         ));
+        // serde reads a struct from an array too, by position: not a token.
+        assert!(matches!(
+            parse_answer(200, br#"["1000.tok",null,null,null,null,null,null,null]"#),
+            Err(TokenError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -307,5 +412,25 @@ mod tests {
             form_encode(&[("a", "1.0 x&y=z/é")]),
             "a=1.0+x%26y%3Dz%2F%C3%A9"
         );
+    }
+
+    #[test]
+    fn form_decoding_undoes_the_encoding() {
+        let pairs = [
+            ("a", "1.0 x&y=z/é"),
+            ("accounts-server", "https://accounts.zoho.ae"),
+        ];
+        let decoded = form_decode(&form_encode(&pairs));
+        assert_eq!(
+            decoded,
+            pairs.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec()
+        );
+        assert_eq!(
+            form_value("code=1000.x&state=&bad=%zz&plus=a+b", "bad").as_deref(),
+            Some("%zz")
+        );
+        assert_eq!(form_value("code=1&state=", "state").as_deref(), Some(""));
+        assert_eq!(form_value("flag&x=1", "flag").as_deref(), Some(""));
+        assert_eq!(form_value("x=1", "code"), None);
     }
 }

@@ -178,7 +178,9 @@ impl TokenCache {
         if file.access_token.is_empty() {
             return Err(CacheMiss::Corrupt("empty access_token".into()));
         }
-        let expires_at = UNIX_EPOCH + Duration::from_secs(file.expires_at);
+        let expires_at = UNIX_EPOCH
+            .checked_add(Duration::from_secs(file.expires_at))
+            .ok_or_else(|| CacheMiss::Corrupt("expires_at is out of range".into()))?;
         let remaining = expires_at
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO);

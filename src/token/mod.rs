@@ -47,6 +47,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const UNREACHABLE_MIN_BACKOFF: Duration = Duration::from_millis(500);
 const UNREACHABLE_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The longest an access token is believed to live, whatever the accounts
+/// server says (Zoho's live an hour): a longer `expires_in` is taken as this.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// What the accounts server granted.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
@@ -156,6 +160,8 @@ impl TokenError {
             TokenError::BudgetExhausted { retry_in, .. }
             | TokenError::BackingOff { retry_in, .. }
             | TokenError::RejectionsSpent { retry_in, .. } => Some(*retry_in),
+            // Zoho blocks minting for the rest of its window: no sooner.
+            TokenError::Throttled { .. } => Some(TOKEN_WINDOW),
             _ => None,
         }
     }
@@ -602,11 +608,8 @@ impl TokenManager {
         } else {
             state.attempts.record(sent);
             state.failures += 1;
-            match error {
-                // Blocked for the rest of Zoho's window: do not knock.
-                TokenError::Throttled { .. } => TOKEN_WINDOW,
-                _ => backoff(state.failures),
-            }
+            // Throttled: blocked for the rest of Zoho's window, do not knock.
+            error.retry_in().unwrap_or_else(|| backoff(state.failures))
         };
         state.retry_at = Some(Instant::now() + wait);
         state.last_error = Some(error.clone());
@@ -636,7 +639,8 @@ impl TokenManager {
         age: Duration,
     ) -> Arc<AccessToken> {
         let now = Instant::now();
-        let lifetime = grant.expires_in;
+        // Untrusted: a huge `expires_in` would overflow the instants below.
+        let lifetime = grant.expires_in.min(MAX_LIFETIME);
         let plan = self.settings.plan(lifetime);
         if plan.too_short && !self.warned_short.swap(true, Ordering::Relaxed) {
             tracing::warn!(

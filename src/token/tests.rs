@@ -473,3 +473,18 @@ fn unreachable_backoff_is_capped_and_jittered() {
     let most = unreachable_backoff(20, u64::MAX);
     assert!(most > Duration::from_secs(7) && most <= Duration::from_millis(7500));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_lifetime_is_capped_not_a_panic() {
+    // Zoho's answer is untrusted input: `"expires_in": 18446744073709551615`
+    // used to overflow `Instant + Duration` and panic the token manager.
+    let (m, count) = manager(u64::MAX, vec![], 10);
+    let token = m.token(None).await.unwrap();
+    assert_eq!(token.expose(), "tok-1");
+    assert!(token.expires_at <= Instant::now() + MAX_LIFETIME);
+    assert_eq!(calls(&count), 1);
+    // Kept fresh as a token of the longest lifetime believed.
+    run_loop(&m);
+    tokio::time::sleep(MAX_LIFETIME).await;
+    assert_eq!(calls(&count), 2);
+}

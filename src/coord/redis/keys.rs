@@ -89,6 +89,10 @@ impl Keys {
     pub fn heavy(&self) -> &str {
         &self.heavy
     }
+    /// The API credits this credential's replicas spent in one minute.
+    pub fn credits_minute(&self, minute: u64) -> String {
+        format!("{}:cr:{minute}", self.tag)
+    }
     /// The pub/sub channel of this credential's events.
     pub fn events(&self) -> &str {
         &self.events

@@ -335,6 +335,7 @@ struct Scripts {
     invalidate_token: Script,
     release_mint_lease: Script,
     charge_mint: Script,
+    credits_sync: Script,
 }
 
 impl Scripts {
@@ -347,6 +348,7 @@ impl Scripts {
             invalidate_token: Script::new(include_str!("scripts/invalidate_token.lua")),
             release_mint_lease: Script::new(include_str!("scripts/release_mint_lease.lua")),
             charge_mint: Script::new(include_str!("scripts/charge_mint.lua")),
+            credits_sync: Script::new(include_str!("scripts/credits_sync.lua")),
         }
     }
 }
@@ -768,6 +770,63 @@ impl RedisStore {
             })
             .await?;
         Ok(())
+    }
+
+    /// Adds this replica's credit `deltas` (minute, field, credits) to the
+    /// shared per-minute counts and returns the counts of the `fetch`
+    /// minutes, all in one round trip. Fields: `t` (the credential's total)
+    /// and `r:<route>`.
+    pub async fn sync_credits(
+        &self,
+        keys: &Keys,
+        deltas: &[(u64, String, i64)],
+        fetch: &[u64],
+    ) -> Result<Vec<(u64, Vec<(String, i64)>)>, StoreError> {
+        let mut minutes: Vec<u64> = deltas.iter().map(|(m, _, _)| *m).collect();
+        minutes.extend_from_slice(fetch);
+        minutes.sort_unstable();
+        minutes.dedup();
+        let index = |m: u64| minutes.binary_search(&m).map_or(0, |i| i + 1);
+        let mut inv = self.inner.scripts.credits_sync.prepare_invoke();
+        for m in &minutes {
+            inv.key(keys.credits_minute(*m));
+        }
+        // A day after the minute, plus a minute of slack.
+        inv.arg(millis(Duration::from_secs(24 * 3600 + 60)))
+            .arg(deltas.len());
+        for (m, field, n) in deltas {
+            inv.arg(index(*m)).arg(field).arg(*n);
+        }
+        for m in fetch {
+            inv.arg(index(*m));
+        }
+        let reply: Vec<Vec<String>> = self
+            .inner
+            .run("credits_sync", |mut c| async move {
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        if reply.len() != fetch.len() {
+            return Err(StoreError::Protocol(format!(
+                "credits_sync answered {} hashes for {} minutes",
+                reply.len(),
+                fetch.len()
+            )));
+        }
+        Ok(fetch
+            .iter()
+            .zip(reply)
+            .map(|(m, flat)| {
+                let fields = flat
+                    .chunks(2)
+                    .filter_map(|kv| match kv {
+                        [k, v] => v.parse().ok().map(|v| (k.clone(), v)),
+                        _ => None,
+                    })
+                    .collect();
+                (*m, fields)
+            })
+            .collect())
     }
 
     /// Redis server time, ms since the Unix epoch.

@@ -139,6 +139,11 @@ fn missing_corrupt_and_unreadable_files_are_misses_not_errors() {
             "\"access_token\": \"\"",
         ),
         "x".repeat(100 * 1024),
+        // Past what a SystemTime holds: used to panic (overflow) at start.
+        good.replace(
+            &format!("\"expires_at\": {}", expires_at(&good)),
+            "\"expires_at\": 18446744073709551615",
+        ),
     ];
     for text in cases {
         fs::write(cache.path(), &text).unwrap();
@@ -154,6 +159,12 @@ fn missing_corrupt_and_unreadable_files_are_misses_not_errors() {
     fs::create_dir(cache.path()).unwrap();
     assert!(cache.load(MARGIN).is_none());
     fs::remove_dir_all(&d).unwrap();
+}
+
+/// The `expires_at` number written in `file`.
+fn expires_at(file: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(file).unwrap();
+    v["expires_at"].as_u64().unwrap()
 }
 
 #[test]

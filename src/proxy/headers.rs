@@ -42,14 +42,20 @@ pub const OVERRIDES: [HeaderName; 10] = [
     HeaderName::from_static("x-envoy-original-path"),
 ];
 
-/// Headers a route may not set: the proxy owns them.
-pub fn is_reserved(name: &HeaderName) -> bool {
+/// Headers only the proxy writes toward Zoho: credentials (the token it
+/// adds, the client's key), `Host`, hop-by-hop headers and method or path
+/// overrides. A client's are dropped and a route may not set them.
+fn proxy_owned(name: &HeaderName) -> bool {
     name == header::AUTHORIZATION
         || name == CLIENT_KEY
         || name == header::HOST
-        || name == header::CONTENT_LENGTH
         || HOP_BY_HOP.contains(name)
         || OVERRIDES.contains(name)
+}
+
+/// Headers a route may not set: the proxy owns them.
+pub fn is_reserved(name: &HeaderName) -> bool {
+    proxy_owned(name) || name == header::CONTENT_LENGTH
 }
 
 /// The header names listed in `Connection` (hop-by-hop by the client's or
@@ -74,17 +80,11 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Whether a client header never goes to Zoho: hop-by-hop headers, the
-/// client's credentials and its client key (whichever form it came in),
-/// `Expect` (our server answered it when it started reading the body),
-/// `Host`, and method or path overrides.
+/// Whether a client header never goes to Zoho: what the proxy owns (its
+/// credentials and client key, whichever form the key came in, included)
+/// and `Expect` (our server answered it when it started reading the body).
 fn never_forwarded(name: &HeaderName) -> bool {
-    name == header::AUTHORIZATION
-        || name == CLIENT_KEY
-        || name == header::EXPECT
-        || name == header::HOST
-        || HOP_BY_HOP.contains(name)
-        || OVERRIDES.contains(name)
+    proxy_owned(name) || name == header::EXPECT
 }
 
 /// The client's headers as Zoho gets them: no hop-by-hop headers, no client

@@ -4,8 +4,13 @@
 #                         dir holding one): sets $target; a work dir $work and
 #                         a `pids` array, killed and removed on exit (and the
 #                         script's `on_exit` function run, if it has one).
-#   start_fake            starts examples/fake_zoho in $work/fake (accounts +
-#                         API over TLS with a throwaway CA); sets $url.
+#   start_fake [NAME [ARG...]]
+#                         starts examples/fake_zoho in $work/NAME (default
+#                         fake; ARGs to it, e.g. --delay 50ms): accounts +
+#                         API over TLS with a throwaway CA. Sets $url,
+#                         $fake_port and $fake_dir.
+#   fake_field KEY [DIR]  a value of the config the fake in DIR ($work/fake)
+#                         wrote (its credentials).
 #   proxy_toml PORT ADMIN [EXTRA]
 #                         prints a zoho-proxy config in front of it: listen
 #                         127.0.0.1:PORT, admin ADMIN, one catalog-checked
@@ -27,14 +32,17 @@ bench_cleanup() {
 }
 
 start_fake() {
-    "$target"/release/examples/fake_zoho "$work/fake" >"$work/fake.log" 2>&1 &
+    local name=${1:-fake}
+    if [ $# -gt 0 ]; then shift; fi
+    "$target"/release/examples/fake_zoho "$work/$name" "$@" >"$work/$name.log" 2>&1 &
     pids+=($!)
-    for _ in $(seq 100); do grep -q "fake Zoho at" "$work/fake.log" 2>/dev/null && break; sleep 0.1; done
-    url="$(sed -n 's/^fake Zoho at \(https:[^;]*\);.*/\1/p' "$work/fake.log")"
+    for _ in $(seq 100); do grep -q "fake Zoho at" "$work/$name.log" 2>/dev/null && break; sleep 0.1; done
+    url="$(sed -n 's/^fake Zoho at \(https:[^;]*\);.*/\1/p' "$work/$name.log")"
+    fake_port="${url##*:}"
+    fake_dir="$work/$name"
 }
 
-# A value of the config the fake wrote (its credentials).
-fake_field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "$work/fake/proxy.toml"; }
+fake_field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "${2:-$work/fake}/proxy.toml"; }
 
 proxy_toml() {
     cat <<TOML

@@ -167,7 +167,7 @@ impl Credential {
         refresh: Refresh,
         cluster: Option<&Cluster>,
     ) -> Result<Self, CredentialError> {
-        let client = UpstreamClient::new(&config.zoho.extra_roots)?;
+        let client = UpstreamClient::new(&config.zoho.extra_roots, config.zoho.upstream_http)?;
         metrics.credential(&config.name);
         let token = TokenUnit::start(&config, &client, metrics, refresh, cluster, None)?;
         Ok(Credential {
@@ -197,10 +197,12 @@ impl Credential {
         if old.config == config {
             return Ok(old.clone());
         }
-        let client = if old.config.zoho.extra_roots == config.zoho.extra_roots {
+        let client = if old.config.zoho.extra_roots == config.zoho.extra_roots
+            && old.config.zoho.upstream_http == config.zoho.upstream_http
+        {
             old.client.clone()
         } else {
-            UpstreamClient::new(&config.zoho.extra_roots)?
+            UpstreamClient::new(&config.zoho.extra_roots, config.zoho.upstream_http)?
         };
         let token = if old.config.zoho == config.zoho {
             old.token.clone()

@@ -218,9 +218,8 @@ fn init_logging(format: Option<LogFormat>) {
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(zoho_proxy::logging::JsonLines)
             .init(),
         LogFormat::Text => builder.init(),
     }

@@ -5,6 +5,7 @@
 //! `OTHER`), statuses are three digits, reasons and results are fixed words.
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -102,6 +103,7 @@ pub struct Metrics {
     credits_remaining: Family<CredentialLabel, Gauge<i64, AtomicI64>>,
     redis_ops: Family<OpLabel, Histogram>,
     redis_errors: Family<OpLabel, Counter>,
+    unrouted: Arc<RouteSeries>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -221,7 +223,18 @@ impl Metrics {
             "Redis calls that failed or timed out, by operation",
             redis_errors.clone(),
         );
+        let unrouted = RouteSeries::new(
+            RouteFamilies {
+                requests: requests.clone(),
+                request_duration: request_duration.clone(),
+                upstream_duration: upstream_duration.clone(),
+                credits_spent: credits_spent.clone(),
+            },
+            "none",
+            "none",
+        );
         Metrics {
+            unrouted,
             cluster_up,
             leases_expired,
             credits_spent,
@@ -253,40 +266,26 @@ impl Metrics {
             .inc();
     }
 
-    /// One answered request (of any kind). `client`: `None` when no client
-    /// was identified (no `[[clients]]`, or its key was refused); `route`:
-    /// `None` when no route matched.
-    pub fn request(
-        &self,
-        client: Option<&str>,
-        route: Option<(&str, &str)>,
-        method: &http::Method,
-        status: u16,
-        took: Duration,
-    ) {
-        let client = client.unwrap_or("none").to_owned();
-        let (credential, route) = route.unwrap_or(("none", "none"));
-        let route = route.to_owned();
-        self.requests
-            .get_or_create(&RequestLabels {
-                client: client.clone(),
-                credential: credential.to_owned(),
-                route: route.clone(),
-                method: method_label(method),
-                status,
-            })
-            .inc();
-        self.request_duration
-            .get_or_create(&ClientRouteLabels { client, route })
-            .observe(took.as_secs_f64());
+    /// The series of route `route` (of credential `credential`), for a
+    /// config generation to resolve once per route: a request then records
+    /// its metrics without building or hashing label strings.
+    pub fn route_series(&self, credential: &str, route: &str) -> Arc<RouteSeries> {
+        RouteSeries::new(self.route_families(), credential, route)
     }
 
-    pub fn upstream(&self, route: &str, took: Duration) {
-        self.upstream_duration
-            .get_or_create(&RouteLabel {
-                route: route.to_owned(),
-            })
-            .observe(took.as_secs_f64());
+    fn route_families(&self) -> RouteFamilies {
+        RouteFamilies {
+            requests: self.requests.clone(),
+            request_duration: self.request_duration.clone(),
+            upstream_duration: self.upstream_duration.clone(),
+            credits_spent: self.credits_spent.clone(),
+        }
+    }
+
+    /// The series of requests no route matched (`credential="none"`,
+    /// `route="none"`).
+    pub fn unrouted(&self) -> &RouteSeries {
+        &self.unrouted
     }
 
     pub fn token_refresh(&self, credential: &str, result: RefreshResult) {
@@ -323,16 +322,6 @@ impl Metrics {
 
     /// With `[cluster]`: whether Redis is reachable now, and how many
     /// expired leases this replica's admissions reclaimed so far.
-    /// Credits an attempt that reached Zoho cost.
-    pub fn credits_spent(&self, credential: &str, route: &str, n: u64) {
-        self.credits_spent
-            .get_or_create(&CredentialRouteLabels {
-                credential: credential.to_owned(),
-                route: route.to_owned(),
-            })
-            .inc_by(n);
-    }
-
     /// What a credential has left (set when `/metrics` is rendered).
     pub fn credits_remaining(&self, credential: &str, remaining: u64) {
         self.credits_remaining
@@ -392,6 +381,172 @@ impl Metrics {
     }
 }
 
+/// One route's series, resolved when a config generation starts (see
+/// [`Metrics::route_series`]): its name and credential for the request log,
+/// and its series, each looked up in its family once and then kept.
+pub struct RouteSeries {
+    credential: String,
+    route: String,
+    /// Looked up on first use, so a series appears in `/metrics` only once
+    /// something happened on it.
+    upstream_duration: OnceLock<Histogram>,
+    credits_spent: OnceLock<Counter>,
+    /// By client seen so far on this route (`none`: no client identified).
+    clients: RwLock<Vec<ClientSeries>>,
+    /// Where the series live.
+    families: RouteFamilies,
+}
+
+/// The families a [`RouteSeries`] takes its series from.
+struct RouteFamilies {
+    requests: Family<RequestLabels, Counter>,
+    request_duration: Family<ClientRouteLabels, Histogram>,
+    upstream_duration: Family<RouteLabel, Histogram>,
+    credits_spent: Family<CredentialRouteLabels, Counter>,
+}
+
+/// One client's series on one route.
+struct ClientSeries {
+    client: Box<str>,
+    duration: Histogram,
+    /// Its `requests_total` counters seen so far: a handful (methods ×
+    /// statuses).
+    requests: Vec<(&'static str, u16, Counter)>,
+}
+
+impl ClientSeries {
+    fn counter(&self, method: &'static str, status: u16) -> Option<&Counter> {
+        self.requests
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+            .map(|(_, _, c)| c)
+    }
+}
+
+impl std::fmt::Debug for RouteSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteSeries")
+            .field("credential", &self.credential)
+            .field("route", &self.route)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteSeries {
+    fn new(families: RouteFamilies, credential: &str, route: &str) -> Arc<Self> {
+        Arc::new(RouteSeries {
+            credential: credential.to_owned(),
+            route: route.to_owned(),
+            upstream_duration: OnceLock::new(),
+            credits_spent: OnceLock::new(),
+            clients: RwLock::new(Vec::new()),
+            families,
+        })
+    }
+
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
+    /// One answered request (of any kind). `client`: `None` when no client
+    /// was identified (no `[[clients]]`, or its key was refused).
+    pub fn request(
+        &self,
+        client: Option<&str>,
+        method: &http::Method,
+        status: u16,
+        took: Duration,
+    ) {
+        let client = client.unwrap_or("none");
+        let method = method_label(method);
+        let took = took.as_secs_f64();
+        {
+            let seen = self.clients.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = seen.iter().find(|c| &*c.client == client) {
+                if let Some(counter) = c.counter(method, status) {
+                    counter.inc();
+                    c.duration.observe(took);
+                    return;
+                }
+            }
+        }
+        let mut seen = self.clients.write().unwrap_or_else(|e| e.into_inner());
+        let at = match seen.iter().position(|c| &*c.client == client) {
+            Some(at) => at,
+            None => {
+                let duration = self
+                    .families
+                    .request_duration
+                    .get_or_create(&ClientRouteLabels {
+                        client: client.to_owned(),
+                        route: self.route.clone(),
+                    })
+                    .clone();
+                seen.push(ClientSeries {
+                    client: client.into(),
+                    duration,
+                    requests: Vec::new(),
+                });
+                seen.len() - 1
+            }
+        };
+        let Some(c) = seen.get_mut(at) else { return };
+        let counter = match c.counter(method, status) {
+            Some(counter) => counter.clone(),
+            None => {
+                let counter = self
+                    .families
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        client: client.to_owned(),
+                        credential: self.credential.clone(),
+                        route: self.route.clone(),
+                        method,
+                        status,
+                    })
+                    .clone();
+                c.requests.push((method, status, counter.clone()));
+                counter
+            }
+        };
+        counter.inc();
+        c.duration.observe(took);
+    }
+
+    /// One attempt's wait for Zoho's response head.
+    pub fn upstream(&self, took: Duration) {
+        self.upstream_duration
+            .get_or_init(|| {
+                self.families
+                    .upstream_duration
+                    .get_or_create(&RouteLabel {
+                        route: self.route.clone(),
+                    })
+                    .clone()
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Credits an attempt that reached Zoho cost.
+    pub fn credits_spent(&self, n: u64) {
+        self.credits_spent
+            .get_or_init(|| {
+                self.families
+                    .credits_spent
+                    .get_or_create(&CredentialRouteLabels {
+                        credential: self.credential.clone(),
+                        route: self.route.clone(),
+                    })
+                    .clone()
+            })
+            .inc_by(n);
+    }
+}
+
 /// Decrements the in-flight gauge when dropped.
 pub struct InFlight(Gauge<i64, AtomicI64>);
 
@@ -421,21 +576,21 @@ mod tests {
     #[test]
     fn renders_every_metric_with_bounded_labels() {
         let m = Metrics::new();
-        m.request(
+        let leads = m.route_series("prod", "leads");
+        leads.request(
             Some("billing"),
-            Some(("prod", "leads")),
             &http::Method::GET,
             200,
             Duration::from_millis(30),
         );
-        m.request(
-            None,
+        m.unrouted().request(
             None,
             &"FROB".parse().unwrap(),
             403,
             Duration::from_millis(1),
         );
-        m.upstream("leads", Duration::from_millis(20));
+        leads.upstream(Duration::from_millis(20));
+        leads.credits_spent(3);
         m.token_refresh("prod", RefreshResult::Ok);
         m.retry("429");
         m.waited(Duration::from_millis(5));
@@ -448,6 +603,7 @@ mod tests {
             r#"zoho_proxy_requests_total{client="none",credential="none",route="none",method="OTHER",status="403"} 1"#,
             r#"zoho_proxy_request_duration_seconds_count{client="billing",route="leads"} 1"#,
             r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_credits_spent_total{credential="prod",route="leads"} 3"#,
             r#"zoho_proxy_token_refreshes_total{credential="prod",result="ok"} 1"#,
             r#"zoho_proxy_token_expiry_seconds{credential="prod"} 3000"#,
             r#"zoho_proxy_token_expiry_seconds{credential="sandbox"} 0"#,
@@ -461,5 +617,43 @@ mod tests {
         }
         drop(guard);
         assert!(m.render([]).contains("zoho_proxy_in_flight 0"));
+    }
+
+    #[test]
+    fn a_reloaded_route_counts_on_in_the_same_series() {
+        let m = Metrics::new();
+        let before = m.route_series("prod", "leads");
+        assert!(
+            !m.render([]).contains(r#"route="leads""#),
+            "no series before anything happened on it"
+        );
+        let get = http::Method::GET;
+        let ms = Duration::from_millis(3);
+        before.request(None, &get, 200, ms);
+        before.request(Some("billing"), &get, 200, ms);
+        // A reload resolves the route's series again: the counts go on, each
+        // client's apart.
+        let after = m.route_series("prod", "leads");
+        after.request(None, &get, 200, ms);
+        after.request(None, &http::Method::POST, 201, ms);
+        after.request(Some("billing"), &get, 200, ms);
+        after.request(Some("reports"), &get, 404, ms);
+        after.upstream(Duration::from_millis(2));
+        after.credits_spent(1);
+        before.credits_spent(2);
+        let text = m.render([]);
+        for needle in [
+            r#"zoho_proxy_requests_total{client="none",credential="prod",route="leads",method="GET",status="200"} 2"#,
+            r#"zoho_proxy_requests_total{client="none",credential="prod",route="leads",method="POST",status="201"} 1"#,
+            r#"zoho_proxy_requests_total{client="billing",credential="prod",route="leads",method="GET",status="200"} 2"#,
+            r#"zoho_proxy_requests_total{client="reports",credential="prod",route="leads",method="GET",status="404"} 1"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="none",route="leads"} 3"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="billing",route="leads"} 2"#,
+            r#"zoho_proxy_request_duration_seconds_count{client="reports",route="leads"} 1"#,
+            r#"zoho_proxy_upstream_duration_seconds_count{route="leads"} 1"#,
+            r#"zoho_proxy_credits_spent_total{credential="prod",route="leads"} 3"#,
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
     }
 }

@@ -160,11 +160,38 @@ impl FromStr for Scope {
     type Err = ScopeError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let (service_end, op_dot, operation) = Scope::check(input)?;
+        Ok(Scope {
+            text: input.to_string(),
+            service_end,
+            op_dot,
+            operation,
+        })
+    }
+}
+
+impl Scope {
+    /// [`Scope::from_str`] keeping `text`'s buffer (the catalog renders a
+    /// scope into a fresh string for each request it checks).
+    pub fn from_string(text: String) -> Result<Self, ScopeError> {
+        let (service_end, op_dot, operation) = Scope::check(&text)?;
+        Ok(Scope {
+            text,
+            service_end,
+            op_dot,
+            operation,
+        })
+    }
+
+    /// Checks a scope's syntax: where its service ends, where its operation
+    /// starts (minus one), and the operation.
+    fn check(input: &str) -> Result<(usize, usize, Operation), ScopeError> {
         if input.is_empty() {
             return Err(ScopeError::Empty);
         }
-        let parts: Vec<&str> = input.split('.').collect();
-        for (position, part) in parts.iter().enumerate() {
+        let mut parts = 0;
+        for (position, part) in input.split('.').enumerate() {
+            parts += 1;
             if part.is_empty() {
                 return Err(ScopeError::EmptyPart {
                     input: input.to_string(),
@@ -174,31 +201,33 @@ impl FromStr for Scope {
             if let Some(ch) = part.chars().find(|c| !valid_part_char(*c)) {
                 return Err(ScopeError::InvalidChar {
                     input: input.to_string(),
-                    part: (*part).to_string(),
+                    part: part.to_string(),
                     ch,
                 });
             }
         }
-        if parts.len() < 3 {
+        if parts < 3 {
             return Err(ScopeError::TooFewParts {
                 input: input.to_string(),
-                parts: parts.len(),
+                parts,
             });
         }
-        let op_text = parts[parts.len() - 1];
+        // Both dots exist: at least three non-empty parts were found above.
+        let (service_end, op_dot) = match (input.find('.'), input.rfind('.')) {
+            (Some(first), Some(last)) => (first, last),
+            _ => {
+                return Err(ScopeError::TooFewParts {
+                    input: input.to_string(),
+                    parts,
+                })
+            }
+        };
+        let op_text = input.get(op_dot + 1..).unwrap_or("");
         let operation = Operation::parse(op_text).ok_or_else(|| ScopeError::UnknownOperation {
             input: input.to_string(),
             operation: op_text.to_string(),
         })?;
-        // Both dots exist: at least three non-empty parts were found above.
-        let service_end = parts[0].len();
-        let op_dot = input.len() - op_text.len() - 1;
-        Ok(Scope {
-            text: input.to_string(),
-            service_end,
-            op_dot,
-            operation,
-        })
+        Ok((service_end, op_dot, operation))
     }
 }
 

@@ -25,7 +25,29 @@ async fn method_and_path_override_headers_never_reach_zoho() {
     assert_eq!(seen[0].path, "/crm/v8/Leads");
     assert_eq!(seen[0].headers["x-keep"], "yes", "other headers pass");
     for name in OVERRIDES {
-        assert!(!seen[0].headers.contains_key(name), "{name} reached Zoho");
+        assert!(!seen[0].headers.contains_key(&name), "{name} reached Zoho");
+    }
+}
+
+#[tokio::test]
+async fn upstream_http_1_speaks_http_1_1_over_a_pool_of_kept_connections() {
+    let fake = FakeZoho::start().await.unwrap();
+    let authority = fake.url().trim_start_matches("https://").to_owned();
+    let h = Harness::start_with(fake, "", "upstream_http = \"http1\"", ALLOW_ALL).await;
+    h.ready().await;
+    for _ in 0..3 {
+        let resp = h.get("/crm/v8/Leads?page=2").await;
+        assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    }
+    let seen = h.fake.requests();
+    assert_eq!(seen.len(), 3);
+    for r in &seen {
+        assert_eq!(r.version, Version::HTTP_11);
+        assert_eq!(r.path, "/crm/v8/Leads");
+        assert_eq!(r.query.as_deref(), Some("page=2"));
+        // Over HTTP/1.1 the authority travels as Host, taken from the URI.
+        assert_eq!(r.authority.as_deref(), Some(authority.as_str()));
+        assert!(r.client_id.is_some(), "the proxy's token was attached");
     }
 }
 

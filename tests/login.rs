@@ -222,7 +222,7 @@ impl LoginRun {
 /// CA), then follow its redirect to the loopback listener. Returns the
 /// redirect's URL and the listener's answer (status, body).
 async fn browse(fake: &FakeZoho, url: &str) -> (String, u16, String) {
-    let client = UpstreamClient::new(&[fake.ca_cert()]).unwrap();
+    let client = UpstreamClient::new(&[fake.ca_cert()], Default::default()).unwrap();
     let resp = client
         .send(
             Request::get(url).body(empty()).unwrap(),

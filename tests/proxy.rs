@@ -472,3 +472,25 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
         "no longer accepting"
     );
 }
+
+/// The benchmark's fake: a fixed delay before every answer (a distant Zoho)
+/// and no recording (flat memory over millions of requests).
+#[tokio::test]
+async fn the_fake_can_answer_late_and_stop_recording() {
+    let h = Harness::start(ALLOW_ALL).await;
+    h.ready().await;
+    h.fake.set_api_delay(Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(h.fake.requests().len(), 1);
+    h.fake.set_api_delay(Duration::ZERO);
+    h.fake.keep_records(false);
+    let started = std::time::Instant::now();
+    assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no delay any more"
+    );
+    assert_eq!(h.fake.requests().len(), 1, "not recorded");
+}

@@ -37,6 +37,7 @@ use std::sync::LazyLock;
 use crate::dc::Upstream;
 use crate::inspect::Inspect;
 use crate::scope::{Operation, Scope};
+use crate::segment_index::SegmentIndex;
 
 #[path = "crm.rs"]
 mod crm;
@@ -259,15 +260,46 @@ fn identifier(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-type Captures = Vec<(&'static str, &'static str)>;
+/// Most placeholders a template may capture (templates use three at most).
+const MAX_CAPTURES: usize = 6;
+
+/// What a template's placeholders captured, kept inline: matching a path
+/// against the catalog allocates nothing.
+#[derive(Debug, Clone, Copy, Default)]
+struct Captures {
+    items: [(&'static str, &'static str); MAX_CAPTURES],
+    len: usize,
+}
+
+impl Captures {
+    /// Adds a capture; `false` if the template captures too much.
+    fn push(&mut self, capture: (&'static str, &'static str)) -> bool {
+        let Some(slot) = self.items.get_mut(self.len) else {
+            return false;
+        };
+        *slot = capture;
+        self.len += 1;
+        true
+    }
+
+    fn get(&self, key: &str) -> Option<&'static str> {
+        self.items
+            .get(..self.len)?
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+}
 
 /// The request path's segments, with the (costlier) module and related-list
 /// lookups done at most once per segment, however many entries ask.
 struct Segments<'p> {
     segs: Vec<&'p str>,
-    module: Vec<OnceCell<Option<&'static str>>>,
-    related: Vec<OnceCell<Option<&'static str>>>,
+    /// Per segment: its module scope and its related-list scope, once asked.
+    names: Vec<(Lookup, Lookup)>,
 }
+
+type Lookup = OnceCell<Option<&'static str>>;
 
 impl<'p> Segments<'p> {
     fn new(path: &'p str) -> Option<Self> {
@@ -275,17 +307,20 @@ impl<'p> Segments<'p> {
         let n = segs.len();
         Some(Segments {
             segs,
-            module: vec![OnceCell::new(); n],
-            related: vec![OnceCell::new(); n],
+            names: vec![(OnceCell::new(), OnceCell::new()); n],
         })
     }
 
     fn module(&self, i: usize) -> Option<&'static str> {
-        *self.module[i].get_or_init(|| crm::path_module_scope(self.segs[i]))
+        *self.names[i]
+            .0
+            .get_or_init(|| crm::path_module_scope(self.segs[i]))
     }
 
     fn related(&self, i: usize) -> Option<&'static str> {
-        *self.related[i].get_or_init(|| crm::related_scope(self.segs[i]))
+        *self.names[i]
+            .1
+            .get_or_init(|| crm::related_scope(self.segs[i]))
     }
 }
 
@@ -318,8 +353,7 @@ fn match_token(token: Token, path: &Segments<'_>, i: usize, caps: &mut Captures)
         Token::Desk => ("resource", table(desk::RESOURCES, seg)),
     };
     let Some(value) = value else { return false };
-    caps.push((key, value));
-    true
+    caps.push((key, value))
 }
 
 /// Exact-match lookup in a `(path segment, scope name)` table.
@@ -355,10 +389,35 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The entries filed under one of their literal segments, so a lookup only
+/// tries entries that can match (every template segment before `{**}`
+/// matches exactly one path segment, so a literal's position is fixed).
+static INDEX: LazyLock<SegmentIndex> = LazyLock::new(|| {
+    let literals: Vec<Vec<(usize, &str)>> = COMPILED
+        .iter()
+        .map(|c| {
+            c.segs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s {
+                    Seg::Literal(l) => Some((i, *l)),
+                    Seg::Token(_) => None,
+                })
+                .collect()
+        })
+        .collect();
+    SegmentIndex::new(&literals)
+});
+
 /// Match a whole path against a template; `None` if it does not match.
 fn match_path(template: &[Seg], path: &Segments<'_>) -> Option<Captures> {
     let psegs = &path.segs;
-    let mut caps = Captures::new();
+    // Only `{**}`, always last, matches more than one segment.
+    let tail = matches!(template.last(), Some(Seg::Token(Token::Tail)));
+    if psegs.len() < template.len() || (!tail && psegs.len() > template.len()) {
+        return None;
+    }
+    let mut caps = Captures::default();
     for (i, t) in template.iter().enumerate() {
         match *t {
             Seg::Token(Token::Tail) => {
@@ -398,12 +457,12 @@ fn render(template: &str, op: Operation, caps: &Captures) -> Option<Vec<Scope>> 
                 if key == "op" {
                     out.push_str(op.as_str());
                 } else {
-                    out.push_str(caps.iter().find(|(k, _)| *k == key)?.1);
+                    out.push_str(caps.get(key)?);
                 }
                 rest = &rest[end + 1..];
             }
             out.push_str(rest);
-            out.parse::<Scope>().ok()
+            Scope::from_string(out).ok()
         })
         .collect()
 }
@@ -438,27 +497,36 @@ pub fn lookup(upstream: Upstream, method: &str, path: &str) -> Option<Requiremen
     }
     // Split once; every entry is matched against the same segments.
     let segments = Segments::new(path)?;
-    for Compiled { entry: e, segs } in COMPILED.iter().filter(|c| c.entry.upstream == upstream) {
+    let mut found = None;
+    INDEX.first(segments.segs.iter().copied(), |i| {
+        let Some(Compiled { entry: e, segs }) = COMPILED.get(i) else {
+            return false;
+        };
+        if e.upstream != upstream {
+            return false;
+        }
         let Some(op) = e
             .methods
             .iter()
             .find(|(m, _)| *m == method)
             .map(|(_, op)| *op)
         else {
-            continue;
+            return false;
         };
         let Some(caps) = match_path(segs, &segments) else {
-            continue;
+            return false;
         };
-        let scopes = render(e.scopes, op, &caps)?;
-        return Some(Requirement {
-            scopes,
-            heavy: e.heavy,
-            family: e.family,
-            doc: e.doc,
-            note: e.note,
-            inspect: e.inspect,
-        });
-    }
-    None
+        found = Some((e, op, caps));
+        true
+    });
+    let (e, op, caps) = found?;
+    let scopes = render(e.scopes, op, &caps)?;
+    Some(Requirement {
+        scopes,
+        heavy: e.heavy,
+        family: e.family,
+        doc: e.doc,
+        note: e.note,
+        inspect: e.inspect,
+    })
 }

@@ -463,17 +463,44 @@ fn display_and_metadata() {
     );
 }
 
+/// Whether a placeholder captures a value (for `{...}` in scope templates).
+fn captures(token: Token) -> bool {
+    !matches!(
+        token,
+        Token::Version
+            | Token::Id
+            | Token::Name
+            | Token::Folded(_)
+            | Token::AnyRelated
+            | Token::Tail
+    )
+}
+
 /// Every entry is well formed: templates parse, scopes render, docs are URLs.
 #[test]
 fn entries_are_well_formed() {
-    let fake: Captures = vec![
+    let mut fake = Captures::default();
+    for capture in [
         ("module", "leads"),
         ("rel", "notes"),
         ("setting", "settings.fields"),
         ("entity", "invoices"),
         ("resource", "tickets"),
-    ];
+    ] {
+        assert!(fake.push(capture));
+    }
     for e in all_entries() {
+        let capturing = e
+            .path
+            .split('/')
+            .filter_map(parse_token)
+            .filter(|t| captures(*t))
+            .count();
+        assert!(
+            capturing <= MAX_CAPTURES,
+            "{}: more captures than a path match can hold",
+            e.path
+        );
         assert!(e.doc.starts_with("https://"), "{}: doc {:?}", e.path, e.doc);
         assert!(!e.family.is_empty() && !e.methods.is_empty(), "{}", e.path);
         assert!(e.path.starts_with('/'), "{}", e.path);

@@ -29,6 +29,7 @@ use crate::retry::RetryPolicy;
 use crate::route::pattern::PathPattern;
 use crate::route::{MethodSet, Route, RouteTable};
 use crate::scope::{Scope, ScopeSet};
+use crate::upstream::UpstreamHttp;
 pub use secret::{Secret, SecretSource};
 
 /// Zoho mints at most 10 access tokens per refresh token per rolling 10 minutes.
@@ -159,6 +160,8 @@ pub struct ZohoConfig {
     pub rejected_token_min_age: Duration,
     /// Where the access token is kept across restarts (`token::cache`).
     pub token_cache: Option<PathBuf>,
+    /// The HTTP version spoken to Zoho's hosts.
+    pub upstream_http: UpstreamHttp,
 }
 
 impl ZohoConfig {
@@ -168,20 +171,34 @@ impl ZohoConfig {
     ///   API domain, else the DC's;
     /// - other products: `[zoho.upstreams]`, else the DC's host for it.
     pub fn base_url(&self, upstream: Upstream, api_domain: Option<&str>) -> String {
-        if let Some(url) = self.upstreams.get(&upstream) {
-            return trim_slash(url);
+        let mut url = String::new();
+        self.write_base_url(upstream, api_domain, &mut url);
+        url
+    }
+
+    /// [`ZohoConfig::base_url`], appended to `out` (the request path builds
+    /// each upstream URL in one buffer).
+    pub fn write_base_url(&self, upstream: Upstream, api_domain: Option<&str>, out: &mut String) {
+        let configured = match upstream {
+            Upstream::Api => self.api_url.as_ref(),
+            _ => self.upstreams.get(&upstream),
+        };
+        if let Some(url) = configured {
+            // A bare origin (checked when the config was compiled).
+            out.push_str(url.scheme_str().unwrap_or("https"));
+            out.push_str("://");
+            out.push_str(url.authority().map_or("", |a| a.as_str()));
+            return;
         }
         if upstream == Upstream::Api {
-            if let Some(url) = &self.api_url {
-                return trim_slash(url);
-            }
             if let Some(domain) =
                 api_domain.filter(|d| DataCenter::from_api_domain(d) == Some(self.data_center))
             {
-                return domain.trim_end_matches('/').to_owned();
+                out.push_str(domain.trim_end_matches('/'));
+                return;
             }
         }
-        self.data_center.upstream_url(upstream)
+        out.push_str(&self.data_center.upstream_url(upstream));
     }
 
     /// How the token manager schedules and budgets mints for this credential.
@@ -868,7 +885,12 @@ impl Compiler<'_> {
             }
             Some(s) => Some(self.base_dir.join(s.get_ref())),
         };
+        let upstream_http = match &raw.upstream_http {
+            None => UpstreamHttp::default(),
+            Some(s) => s.get_ref().parse().map_err(|m: String| self.at(s, m))?,
+        };
         Ok(ZohoConfig {
+            upstream_http,
             data_center,
             client_id,
             client_secret_from: self.secret_source(raw.client_secret.get_ref()),
@@ -1091,7 +1113,9 @@ pub fn is_name(s: &str) -> bool {
 
 /// `https://host:port` without a trailing slash.
 pub fn trim_slash(uri: &Uri) -> String {
-    uri.to_string().trim_end_matches('/').to_owned()
+    let mut text = uri.to_string();
+    text.truncate(text.trim_end_matches('/').len());
+    text
 }
 
 #[cfg(test)]

@@ -122,6 +122,8 @@ pub struct RawZoho {
     pub rejected_token_min_age: Option<Spanned<String>>,
     /// A file that keeps the access token across restarts.
     pub token_cache: Option<Spanned<String>>,
+    /// The HTTP version spoken to Zoho: `"http2"` (default) or `"http1"`.
+    pub upstream_http: Option<Spanned<String>>,
 }
 
 /// `"text"`, `{ env = "VAR" }` or `{ file = "/path" }`.

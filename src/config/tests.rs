@@ -199,6 +199,20 @@ fn the_token_budget_cannot_exceed_zohos_limit() {
 }
 
 #[test]
+fn upstream_http_is_http2_unless_set_to_http1() {
+    use crate::upstream::UpstreamHttp;
+    let c = compile_str(ZOHO).unwrap();
+    assert_eq!(c.credentials[0].zoho.upstream_http, UpstreamHttp::Http2);
+    let c = compile_str(&ZOHO.replace("[zoho]", "[zoho]\nupstream_http = \"http1\"")).unwrap();
+    assert_eq!(c.credentials[0].zoho.upstream_http, UpstreamHttp::Http1);
+    let e = err(&ZOHO.replace("[zoho]", "[zoho]\nupstream_http = \"h3\""));
+    assert!(
+        e.contains("test.toml:3") && e.contains("\"http2\" or \"http1\""),
+        "{e}"
+    );
+}
+
+#[test]
 fn the_token_cache_path_resolves_against_the_config_directory() {
     assert_eq!(
         compile_str(ZOHO).unwrap().credentials[0].zoho.token_cache,

@@ -207,6 +207,10 @@ async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
     if state.recording.load(Ordering::SeqCst) {
         lock(&state.recorded).push(recorded.clone());
     }
+    let delay = *lock(&state.api_delay);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
 
     let ruled = lock(&state.path_rules)
         .iter()

@@ -212,8 +212,10 @@ struct State {
     /// Fixed answers for every request under a path prefix.
     path_rules: Mutex<Vec<(String, Canned)>>,
     recorded: Mutex<Vec<Recorded>>,
-    /// Off: requests are not recorded (long load runs).
+    /// Off: API requests are not recorded (long load runs, benchmarks).
     recording: AtomicBool,
+    /// How long every API answer waits (before any scripted delay).
+    api_delay: Mutex<Duration>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     arrived: Notify,
@@ -276,6 +278,7 @@ impl FakeZoho {
             path_rules: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
             recording: AtomicBool::new(true),
+            api_delay: Mutex::new(Duration::ZERO),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             arrived: Notify::new(),
@@ -333,6 +336,12 @@ impl FakeZoho {
     /// The most API requests that were in progress at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Every API answer from now on waits `delay` first (before any scripted
+    /// delay), as a distant Zoho's round trip does (`ZERO`: answer at once).
+    pub fn set_api_delay(&self, delay: Duration) {
+        *lock(&self.state.api_delay) = delay;
     }
 
     /// Whether API requests are recorded from now on (on by default; a load

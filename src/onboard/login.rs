@@ -374,7 +374,7 @@ pub async fn run(args: Login, progress: &mut (dyn Write + Send)) -> Result<Strin
 /// The token could not be saved: rather than leave a live token nobody
 /// holds, it is revoked again.
 async fn unsaved(zoho: &ZohoConfig, origin: &str, token: &Secret, why: String) -> OnboardError {
-    let revoked = match UpstreamClient::new(&zoho.extra_roots) {
+    let revoked = match UpstreamClient::new(&zoho.extra_roots, zoho.upstream_http) {
         Ok(client) => TokenEndpoint::new(client, format!("{origin}/oauth/v2/token"))
             .with_timeout(zoho.accounts_timeout)
             .revoke(token)

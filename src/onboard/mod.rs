@@ -328,7 +328,8 @@ pub async fn exchange_at(
     form: &[(&str, &str)],
 ) -> Result<Onboarded, OnboardError> {
     let token_url = format!("{origin}/oauth/v2/token");
-    let client = UpstreamClient::new(roots).map_err(|e| OnboardError::Setup(e.to_string()))?;
+    let client = UpstreamClient::new(roots, Default::default())
+        .map_err(|e| OnboardError::Setup(e.to_string()))?;
     let endpoint = TokenEndpoint::new(client, token_url.clone());
     let answer = endpoint
         .post_form(form)

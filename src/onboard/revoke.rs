@@ -68,8 +68,8 @@ pub async fn run(args: Revoke) -> Result<String, OnboardError> {
     {
         return Err(OnboardError::NotConfirmed);
     }
-    let client =
-        UpstreamClient::new(&zoho.extra_roots).map_err(|e| OnboardError::Setup(e.to_string()))?;
+    let client = UpstreamClient::new(&zoho.extra_roots, zoho.upstream_http)
+        .map_err(|e| OnboardError::Setup(e.to_string()))?;
     let endpoint = TokenEndpoint::new(client, zoho.token_url()).with_timeout(zoho.accounts_timeout);
     let url = format!("{origin}/oauth/v2/token/revoke");
     match endpoint.revoke(&token).await {

@@ -196,16 +196,12 @@ impl Proxy {
                 .client()
                 .send(req, call.active.config.server.request_timeout)
                 .await;
-            self.metrics.upstream(&call.route.name, sending.elapsed());
+            call.series.upstream(sending.elapsed());
             outcome.upstream += sending.elapsed();
             // Every attempt that may have reached Zoho costs credits.
             if !matches!(sent, Err(SendError::Connect { .. })) {
                 charge.attempt_sent();
-                self.metrics.credits_spent(
-                    call.credential.name(),
-                    &call.route.name,
-                    charge.price(),
-                );
+                call.series.credits_spent(charge.price());
             }
             if let Ok(resp) = &sent {
                 credits.learn(budget, resp.headers());
@@ -317,14 +313,17 @@ fn build_request(
     token: &AccessToken,
     body: &mut RequestBody,
 ) -> Result<Request<ProxyBody>, ProxyError> {
-    let base = call
-        .credential
-        .zoho()
-        .base_url(call.route.upstream, token.api_domain.as_deref());
-    let uri = upstream_uri(&base, call.path, call.parts.uri.query())?;
-    let mut headers = call.parts.headers.clone();
-    headers::for_upstream(&mut headers, token.expose(), &call.route.headers)
-        .map_err(|_| ProxyError::Internal("the access token is not a valid header value".into()))?;
+    let zoho = call.credential.zoho();
+    let api_domain = token.api_domain.as_deref();
+    let uri = build_uri(
+        |out| zoho.write_base_url(call.route.upstream, api_domain, out),
+        call.path,
+        call.parts.uri.query(),
+    )?;
+    let headers = headers::for_upstream(&call.parts.headers, token.expose(), &call.route.headers)
+        .map_err(|_| {
+        ProxyError::Internal("the access token is not a valid header value".into())
+    })?;
     let body = body
         .take()
         .ok_or_else(|| ProxyError::Internal("request body already sent".into()))?;
@@ -343,16 +342,37 @@ pub fn upstream_uri(
     path: &CanonicalPath,
     query: Option<&str>,
 ) -> Result<Uri, ProxyError> {
-    let target = match query {
-        Some(q) => format!("{base}{path}?{q}"),
-        None => format!("{base}{path}"),
+    build_uri(|out| out.push_str(base), path, query)
+}
+
+/// [`upstream_uri`] with the origin written by `write_base`: the whole URL
+/// in one buffer, which the URI then keeps (the origin is written again only
+/// for an error).
+fn build_uri(
+    write_base: impl Fn(&mut String),
+    path: &CanonicalPath,
+    query: Option<&str>,
+) -> Result<Uri, ProxyError> {
+    let path = path.as_str();
+    let mut target = String::with_capacity(64 + path.len() + query.map_or(0, |q| q.len() + 1));
+    write_base(&mut target);
+    target.push_str(path);
+    if let Some(q) = query {
+        target.push('?');
+        target.push_str(q);
+    }
+    let base = || {
+        let mut base = String::new();
+        write_base(&mut base);
+        base
     };
-    let uri: Uri = target
-        .parse()
-        .map_err(|e| ProxyError::Internal(format!("upstream URL {base}{path}: {e}")))?;
+    // Parsed in place: the URI keeps the string's buffer.
+    let uri = Uri::try_from(target)
+        .map_err(|e| ProxyError::Internal(format!("upstream URL {}{path}: {e}", base())))?;
     if uri.authority().is_none() {
         return Err(ProxyError::Internal(format!(
-            "upstream URL {base} has no host"
+            "upstream URL {} has no host",
+            base()
         )));
     }
     Ok(uri)

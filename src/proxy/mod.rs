@@ -27,7 +27,7 @@ use crate::clients::{Client, KeyError};
 use crate::config::Config;
 use crate::credential::{Cluster, Credential, CredentialError, Refresh};
 use crate::error::ProxyError;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteSeries};
 use crate::route::{Decision, Denial, Route};
 use crate::token::rejection::Product;
 use crate::token::{AccessToken, TokenManager};
@@ -42,6 +42,8 @@ struct Call<'a> {
     credential: &'a Credential,
     parts: &'a http::request::Parts,
     route: &'a Route,
+    /// The route's metric series.
+    series: &'a RouteSeries,
     /// The path Zoho gets (the route's `strip_prefix` removed).
     path: &'a CanonicalPath,
     heavy: bool,
@@ -55,6 +57,8 @@ pub struct Active {
     pub config: Arc<Config>,
     /// One per `config.credentials`, in the same order.
     credentials: Vec<Arc<Credential>>,
+    /// One per route, in table order: its metric series, resolved once.
+    series: Vec<Arc<RouteSeries>>,
     /// Bytes of request bodies kept for replay, all requests together.
     replay: Arc<Semaphore>,
 }
@@ -75,8 +79,8 @@ pub struct Proxy {
 struct Outcome {
     /// The client whose key was accepted.
     client: Option<String>,
-    route: Option<String>,
-    credential: Option<String>,
+    /// The route's series (with its name and its credential's), once routed.
+    route: Option<Arc<RouteSeries>>,
     /// Replayed after Zoho rejected the token.
     replayed: bool,
     /// Retries after 429, 5xx or connection failures.
@@ -113,6 +117,7 @@ impl Proxy {
             .collect::<Result<_, _>>()?;
         let active = Active {
             replay: replay_budget(&config),
+            series: route_series(&config, &metrics),
             config,
             credentials,
         };
@@ -229,6 +234,7 @@ impl Proxy {
             replay_budget(&config)
         };
         self.active.store(Arc::new(Active {
+            series: route_series(&config, &self.metrics),
             config,
             credentials,
             replay,
@@ -242,36 +248,41 @@ impl Proxy {
         let _in_flight = self.metrics.in_flight();
         let request_id = request_id(&mut req);
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        // Shares the request's bytes: no copy of the path for the log line.
+        let uri = req.uri().clone();
         let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
         let mut outcome = Outcome::default();
         let mut resp = match self.pipeline(req, peer, &mut outcome).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::debug!(request_id = %request_id.to_str().unwrap_or("-"), client = outcome.client.as_deref().unwrap_or("-"), error = %e, code = e.code(), "request refused");
-                e.into_response_for(outcome.client.as_deref(), outcome.credential.as_deref())
+                e.into_response_for(
+                    outcome.client.as_deref(),
+                    outcome.route.as_deref().map(RouteSeries::credential),
+                )
             }
         };
         let took = started.elapsed();
+        let status = resp.status().as_u16();
+        let route = outcome.route.as_deref();
         tracing::info!(
             request_id = request_id.to_str().unwrap_or("-"),
-            method = %method,
-            path = %path,
+            method = method.as_str(),
+            path = uri.path(),
             client = outcome.client.as_deref().unwrap_or("-"),
-            route = outcome.route.as_deref().unwrap_or("-"),
-            credential = outcome.credential.as_deref().unwrap_or("-"),
-            status = resp.status().as_u16(),
+            route = route.map_or("-", RouteSeries::route),
+            credential = route.map_or("-", RouteSeries::credential),
+            status,
             duration_ms = took.as_millis() as u64,
             upstream_ms = outcome.upstream.as_millis() as u64,
             retries = outcome.retries,
             replayed = outcome.replayed,
             "request"
         );
-        self.metrics.request(
+        route.unwrap_or(self.metrics.unrouted()).request(
             outcome.client.as_deref(),
-            outcome.credential.as_deref().zip(outcome.route.as_deref()),
             &method,
-            resp.status().as_u16(),
+            status,
             took,
         );
         resp.headers_mut().insert(REQUEST_ID, request_id);
@@ -295,8 +306,10 @@ impl Proxy {
         let credential = active.credentials.get(route.credential).ok_or_else(|| {
             ProxyError::Internal(format!("route {} has no credential", route.name))
         })?;
-        outcome.route = Some(route.name.clone());
-        outcome.credential = Some(credential.name().to_owned());
+        let series = active.series.get(decision.position).ok_or_else(|| {
+            ProxyError::Internal(format!("route {} has no metric series", route.name))
+        })?;
+        outcome.route = Some(series.clone());
 
         let (parts, body) = req.into_parts();
         let server = &config.server;
@@ -312,6 +325,7 @@ impl Proxy {
             credential,
             parts: &parts,
             route,
+            series,
             path: &decision.forward,
             heavy: decision.heavy,
             deadline,
@@ -347,6 +361,18 @@ impl Proxy {
     }
 }
 
+/// Each route's metric series, in table order.
+fn route_series(config: &Config, metrics: &Metrics) -> Vec<Arc<RouteSeries>> {
+    config
+        .routes
+        .iter()
+        .map(|r| {
+            let credential = config.credentials.get(r.credential).map_or("", |c| &c.name);
+            metrics.route_series(credential, &r.name)
+        })
+        .collect()
+}
+
 /// The peer's address, put in each request's extensions by the server.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
@@ -368,12 +394,15 @@ fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
     if let Some(id) = given {
         return id.clone();
     }
-    let id = HeaderValue::from_str(&format!(
-        "{:016x}{:016x}",
-        crate::retry::random(),
-        crate::retry::random()
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("-"));
+    // 32 hex digits, written in place: no formatting machinery, one copy.
+    let mut hex = [0u8; 32];
+    let random = [crate::retry::random(), crate::retry::random()];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        let word = random[i / 16];
+        let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    let id = HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("-"));
     req.headers_mut().insert(REQUEST_ID, id.clone());
     id
 }

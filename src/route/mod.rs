@@ -19,6 +19,7 @@ use crate::dc::Upstream;
 use crate::inspect::Inspect;
 use crate::limit::Limit;
 use crate::scope::{Scope, ScopeSet};
+use crate::segment_index::SegmentIndex;
 use pattern::PathPattern;
 
 /// The methods a route accepts, as a small bit set.
@@ -96,6 +97,10 @@ pub struct Route {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// Routes filed under one of their patterns' fixed literals
+    /// ([`PathPattern::fixed_literals`]): finding a path's route costs the
+    /// same with a thousand routes as with one.
+    index: SegmentIndex,
 }
 
 /// Why a request was refused before reaching Zoho.
@@ -117,6 +122,8 @@ pub enum Denial {
 #[derive(Debug)]
 pub struct Decision<'a> {
     pub route: &'a Route,
+    /// The route's position in the table (as in [`RouteTable::iter`]).
+    pub position: usize,
     /// The path as Zoho gets it: the request's, less the route's `strip_prefix`.
     pub forward: CanonicalPath,
     /// Every one of these is needed.
@@ -129,7 +136,9 @@ pub struct Decision<'a> {
 
 impl RouteTable {
     pub fn new(routes: Vec<Route>) -> Self {
-        RouteTable { routes }
+        let literals: Vec<_> = routes.iter().map(|r| r.pattern.fixed_literals()).collect();
+        let index = SegmentIndex::new(&literals);
+        RouteTable { routes, index }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
@@ -153,22 +162,25 @@ impl RouteTable {
 
     /// The first route whose pattern and methods match.
     pub fn find(&self, method: &Method, path: &CanonicalPath) -> Option<&Route> {
-        self.find_where(method, path, |_| true)
+        self.position(method, path, |_| true)
+            .and_then(|i| self.routes.get(i))
     }
 
-    /// The first route whose pattern and methods match among those whose
-    /// index `usable` accepts.
-    fn find_where(
+    /// Where in the table the first route whose pattern and methods match
+    /// is, among those whose index `usable` accepts.
+    fn position(
         &self,
         method: &Method,
         path: &CanonicalPath,
         usable: impl Fn(usize) -> bool,
-    ) -> Option<&Route> {
-        self.routes
-            .iter()
-            .enumerate()
-            .find(|(i, r)| usable(*i) && r.methods.contains(method) && r.pattern.matches(path))
-            .map(|(_, r)| r)
+    ) -> Option<usize> {
+        let routes = &self.routes;
+        self.index.first(path.segments(), |i| {
+            usable(i)
+                && routes
+                    .get(i)
+                    .is_some_and(|r| r.methods.contains(method) && r.pattern.matches(path))
+        })
     }
 
     /// Route match, then the required scopes, then covering; see the module docs.
@@ -184,9 +196,8 @@ impl RouteTable {
         path: &CanonicalPath,
         usable: impl Fn(usize) -> bool,
     ) -> Result<Decision<'_>, Denial> {
-        let route = self
-            .find_where(method, path, usable)
-            .ok_or(Denial::NoRoute)?;
+        let position = self.position(method, path, usable).ok_or(Denial::NoRoute)?;
+        let route = self.routes.get(position).ok_or(Denial::NoRoute)?;
         // The prefix only selects the route; Zoho's path is what follows it.
         let forward = match &route.strip_prefix {
             None => path.clone(),
@@ -217,6 +228,7 @@ impl RouteTable {
         }
         Ok(Decision {
             route,
+            position,
             forward,
             required,
             heavy,
@@ -433,6 +445,89 @@ mod tests {
             t.decide(&Method::POST, &path).unwrap().inspect,
             Some(Inspect::Coql)
         );
+    }
+
+    #[test]
+    fn a_thousand_routes_still_find_the_first_match() {
+        let mut routes: Vec<Route> = (0..999)
+            .map(|i| {
+                route(
+                    &format!("r{i}"),
+                    &format!("/crm/v*/Custom_{i}/**"),
+                    &[],
+                    &["ZohoCRM.modules.ALL"],
+                    None,
+                )
+            })
+            .collect();
+        routes.push(route("crm", "/crm/**", &[], &["ZohoCRM.modules.ALL"], None));
+        let t = RouteTable::new(routes);
+        assert_eq!(decide(&t, "GET", "/crm/v8/Leads"), Ok("crm"));
+        assert_eq!(decide(&t, "GET", "/crm/v8/Custom_7/1"), Ok("r7"));
+        assert_eq!(decide(&t, "GET", "/crm/v2/Custom_998"), Ok("r998"));
+        assert_eq!(
+            decide(&t, "GET", "/books/v3/invoices"),
+            Err(Denial::NoRoute)
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        const SEGMENTS: &[&str] = &["crm", "books", "v2", "v*", "Leads", "*", "**", "x*s"];
+        const PATH_SEGMENTS: &[&str] = &["crm", "books", "v2", "v8", "Leads", "Notes", "xs"];
+
+        fn pattern() -> impl Strategy<Value = String> {
+            prop::collection::vec(prop::sample::select(SEGMENTS), 0..5)
+                .prop_map(|segs| format!("/{}", segs.join("/")))
+        }
+
+        fn path() -> impl Strategy<Value = String> {
+            prop::collection::vec(prop::sample::select(PATH_SEGMENTS), 0..6)
+                .prop_map(|segs| format!("/{}", segs.join("/")))
+        }
+
+        proptest! {
+            /// Whatever the table, the index finds the route a scan of the
+            /// whole table in order would.
+            #[test]
+            fn the_index_agrees_with_a_scan(
+                patterns in prop::collection::vec((pattern(), prop::bool::ANY), 1..40),
+                paths in prop::collection::vec((path(), prop::bool::ANY), 1..20),
+                usable in prop::collection::vec(prop::bool::ANY, 40),
+            ) {
+                let routes: Vec<Route> = patterns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (p, get_only))| {
+                        let methods: &[&str] = if *get_only { &["GET"] } else { &[] };
+                        route(&format!("r{i}"), p, methods, &["ZohoCRM.modules.ALL"], None)
+                    })
+                    .collect();
+                let t = RouteTable::new(routes);
+                for (p, post) in &paths {
+                    let path = canonicalize(p).unwrap();
+                    let method = if *post { Method::POST } else { Method::GET };
+                    let scanned = t
+                        .iter()
+                        .find(|r| r.methods.contains(&method) && r.pattern.matches(&path))
+                        .map(|r| r.name.as_str());
+                    let found = t.find(&method, &path).map(|r| r.name.as_str());
+                    prop_assert_eq!(found, scanned, "{} {}", method, p);
+                    // Among a client's routes only (the others do not exist
+                    // for it), the same.
+                    let usable = |i: usize| usable.get(i).copied().unwrap_or(false);
+                    let scanned = t
+                        .iter()
+                        .enumerate()
+                        .position(|(i, r)| {
+                            usable(i) && r.methods.contains(&method) && r.pattern.matches(&path)
+                        });
+                    prop_assert_eq!(t.position(&method, &path, usable), scanned, "{} {}", method, p);
+                }
+            }
+        }
     }
 
     #[test]

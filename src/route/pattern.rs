@@ -119,10 +119,66 @@ impl PathPattern {
     ///
     /// Simulates the set of reachable pattern positions while reading the
     /// path segments once: O(path segments x pattern segments x glob cost)
-    /// time, no backtracking across segments, two `pattern segments + 1`
-    /// flag vectors.
+    /// time, no backtracking across segments. The set is a bit mask (no
+    /// allocation) for patterns of fewer than 128 segments, two flag vectors
+    /// beyond.
     #[must_use]
     pub fn matches(&self, path: &CanonicalPath) -> bool {
+        if self.segments.len() < 128 {
+            self.matches_bits(path)
+        } else {
+            self.matches_long(path)
+        }
+    }
+
+    /// [`PathPattern::matches`] with the state set in a `u128`: bit j set
+    /// when the path segments read so far can be matched by the first j
+    /// pattern segments.
+    fn matches_bits(&self, path: &CanonicalPath) -> bool {
+        let pattern = &self.segments;
+        let last = 1u128 << pattern.len();
+        let mut current = self.close_bits(1);
+        for segment in path.segments() {
+            let mut next = 0u128;
+            // The final state has nothing left to consume a segment with.
+            let mut active = current & (last - 1);
+            while active != 0 {
+                let j = active.trailing_zeros() as usize;
+                active &= active - 1;
+                next |= match pattern.get(j) {
+                    // `**` consumes this segment and stays where it is.
+                    Some(Segment::AnySegments) => 1 << j,
+                    Some(Segment::Literal(literal)) if literal == segment => 1 << (j + 1),
+                    Some(Segment::Glob(glob))
+                        if glob_match(glob.as_bytes(), segment.as_bytes()) =>
+                    {
+                        1 << (j + 1)
+                    }
+                    _ => 0,
+                };
+            }
+            current = self.close_bits(next);
+            if current == 0 {
+                return false;
+            }
+        }
+        current & last != 0
+    }
+
+    /// Epsilon closure on a bit set: a `**` at position j may match zero
+    /// segments, so state j implies state j+1 (in ascending order, so it
+    /// propagates through consecutive `**`).
+    fn close_bits(&self, mut states: u128) -> u128 {
+        for (j, pat) in self.segments.iter().enumerate() {
+            if *pat == Segment::AnySegments && states & (1 << j) != 0 {
+                states |= 1 << (j + 1);
+            }
+        }
+        states
+    }
+
+    /// [`PathPattern::matches`] for patterns too long for a bit set.
+    fn matches_long(&self, path: &CanonicalPath) -> bool {
         let pattern = &self.segments;
         // current[j]: the path segments read so far can be matched by the
         // first j pattern segments.
@@ -159,6 +215,23 @@ impl PathPattern {
             }
         }
         current.last().copied().unwrap_or(false)
+    }
+
+    /// The literal segments every matching path has at the same position:
+    /// the literals before the first `**` (each segment before it matches
+    /// exactly one path segment), with their positions. The route table
+    /// indexes routes by them ([`crate::segment_index`]).
+    #[must_use]
+    pub fn fixed_literals(&self) -> Vec<(usize, &str)> {
+        self.segments
+            .iter()
+            .take_while(|s| **s != Segment::AnySegments)
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Segment::Literal(l) => Some((i, l.as_str())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The pattern as written.
@@ -398,8 +471,46 @@ mod tests {
                 *want,
                 "pattern {pat:?} vs path {p:?}"
             );
+            // The bit-set matcher and the one for long patterns agree.
+            assert_eq!(
+                pattern(pat).matches_long(&path(p)),
+                *want,
+                "long matcher: pattern {pat:?} vs path {p:?}"
+            );
         }
         assert!(cases.len() >= 40);
+    }
+
+    #[test]
+    fn patterns_of_128_segments_and_more_still_match() {
+        for n in [126, 127, 128, 200] {
+            let text = format!("/{}/**", vec!["a"; n - 1].join("/"));
+            let p = pattern(&text);
+            let exact = format!("/{}", vec!["a"; n - 1].join("/"));
+            assert!(p.matches(&path(&exact)), "{n} segments");
+            assert!(p.matches(&path(&format!("{exact}/b/c"))), "{n} segments");
+            assert!(!p.matches(&path(&format!("/b{exact}"))), "{n} segments");
+            let short = format!("/{}", vec!["a"; n - 2].join("/"));
+            assert!(!p.matches(&path(&short)), "{n} segments");
+        }
+    }
+
+    #[test]
+    fn fixed_literals_are_those_before_any_double_star() {
+        let cases: &[(&str, &[(usize, &str)])] = &[
+            ("/crm/v*/Leads/**", &[(0, "crm"), (2, "Leads")]),
+            ("/crm/**", &[(0, "crm")]),
+            ("/crm/**/Notes", &[(0, "crm")]),
+            ("/crm/*/Leads/x*", &[(0, "crm"), (2, "Leads")]),
+            ("/**/Notes", &[]),
+            ("/**", &[]),
+            ("/", &[]),
+            ("/*/v*", &[]),
+            ("/a/b/c", &[(0, "a"), (1, "b"), (2, "c")]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(pattern(text).fixed_literals(), *want, "{text}");
+        }
     }
 
     #[test]

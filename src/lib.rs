@@ -52,6 +52,7 @@ pub mod dc;
 pub mod deadline;
 pub mod error;
 pub mod fake;
+pub mod hash;
 pub mod inspect;
 pub mod limit;
 pub mod metrics;

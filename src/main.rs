@@ -191,11 +191,15 @@ fn credential_name(s: &str) -> Result<String, String> {
 fn finish<E: std::fmt::Display>(result: Result<String, E>) {
     match result {
         Ok(text) => print!("{text}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
+        Err(e) => fail(e),
     }
+}
+
+/// How a command fails: `error: …` on stderr, exit status 1 (not anyhow's
+/// `Error: …` with a backtrace hint: these are the user's mistakes, not ours).
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("error: {e}");
+    std::process::exit(1)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -314,32 +318,14 @@ async fn main() -> anyhow::Result<()> {
             running.shutdown().await;
         }
         Command::Check { config, online } => {
-            let config = match config::load(&config) {
-                Ok(c) => Arc::new(c),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
-            };
+            let config = Arc::new(config::load(&config).unwrap_or_else(|e| fail(e)));
             print!("{}", commands::describe(&config));
             if online {
-                match commands::check_online(config).await {
-                    Ok(report) => print!("{report}"),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        std::process::exit(1);
-                    }
-                }
+                finish(commands::check_online(config).await);
             }
         }
         Command::Credits { config, online } => {
-            let config = match config::load(&config) {
-                Ok(c) => Arc::new(c),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
-            };
+            let config = Arc::new(config::load(&config).unwrap_or_else(|e| fail(e)));
             print!("{}", zoho_proxy::credits::report::table(&config));
             if online {
                 finish(zoho_proxy::credits::report::online(config).await);
@@ -361,10 +347,7 @@ async fn main() -> anyhow::Result<()> {
                 Ok(report) => {
                     let _ = write!(std::io::stdout(), "{report}");
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
+                Err(e) => fail(e),
             }
         }
         Command::Demo { listen } => {
@@ -397,13 +380,7 @@ async fn main() -> anyhow::Result<()> {
                     .await
                 }
             };
-            match result {
-                Ok(text) => print!("{text}"),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
-            }
+            finish(result)
         }
         Command::Grant { config, credential } => finish(zoho_proxy::onboard::grant::run(
             &config,
@@ -436,10 +413,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Probe { url, timeout } => match zoho_proxy::probe::probe(&url, timeout).await {
             Ok(status) => println!("ok: {url} answered {status}"),
-            Err(e) => {
-                eprintln!("probe failed: {e}");
-                std::process::exit(1);
-            }
+            Err(e) => fail(format_args!("probe failed: {e}")),
         },
     }
     Ok(())

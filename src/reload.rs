@@ -55,9 +55,7 @@ pub fn reload_and_log(proxy: &Proxy, path: &Path) {
 /// A cheap fingerprint of the file's content (FNV-1a); `None` if unreadable.
 fn fingerprint(path: &Path) -> Option<u64> {
     let bytes = std::fs::read(path).ok()?;
-    Some(bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    }))
+    Some(crate::hash::fnv1a64(&bytes))
 }
 
 /// Watches `path` every `interval` until `stop` says so; a change that has

@@ -302,29 +302,8 @@ impl Compiler<'_> {
     }
 
     fn url(&self, v: &Spanned<String>, what: &str) -> Result<Uri, ConfigError> {
-        let uri: Uri = v
-            .get_ref()
-            .parse()
-            .map_err(|e| self.at(v, format!("{what} {:?} is not a URL: {e}", v.get_ref())))?;
-        if uri.scheme_str() != Some("https") {
-            return Err(self.at(
-                v,
-                format!("{what} {:?} must be an https:// URL", v.get_ref()),
-            ));
-        }
-        if uri.host().is_none() {
-            return Err(self.at(v, format!("{what} {:?} has no host", v.get_ref())));
-        }
-        if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
-            return Err(self.at(
-                v,
-                format!(
-                    "{what} {:?} must be a bare origin like https://host[:port]",
-                    v.get_ref()
-                ),
-            ));
-        }
-        Ok(uri)
+        crate::dc::https_origin(v.get_ref())
+            .map_err(|e| self.at(v, format!("{what} {:?} {e}", v.get_ref())))
     }
 
     fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {

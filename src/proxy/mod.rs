@@ -370,8 +370,8 @@ fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
     }
     let id = HeaderValue::from_str(&format!(
         "{:016x}{:016x}",
-        crate::retry::random(),
-        crate::retry::random()
+        crate::hash::random(),
+        crate::hash::random()
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("-"));
     req.headers_mut().insert(REQUEST_ID, id.clone());

@@ -169,7 +169,7 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
 }
 
 async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
-    let at = std::time::Instant::now();
+    let at = tokio::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (body_len, body) = drain(body, RECORD_BODY_LIMIT).await;
     let token = parts

@@ -150,7 +150,7 @@ impl ApiReply {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// When the request head arrived.
-    pub at: std::time::Instant,
+    pub at: tokio::time::Instant,
     pub method: String,
     pub path: String,
     pub query: Option<String>,

@@ -13,12 +13,13 @@ pub mod headers;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};

@@ -28,12 +28,13 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::{Client, RedisError, Script};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 use breaker::{Backoff, Breaker, THRESHOLD};
 use conn::Conn;

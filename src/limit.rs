@@ -80,6 +80,31 @@ struct Rate {
     interval: Duration,
 }
 
+/// Which half of one [`Limit`] was still full at the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Full {
+    Concurrency,
+    Rate,
+}
+
+impl Full {
+    /// What a [`Shed`] says for a route's, the credential's or the heavy limit.
+    fn what(self) -> &'static str {
+        match self {
+            Full::Concurrency => "concurrency",
+            Full::Rate => "request rate",
+        }
+    }
+
+    /// The same for a client's own limit.
+    fn client_what(self) -> &'static str {
+        match self {
+            Full::Concurrency => "this client's concurrency",
+            Full::Rate => "this client's request rate",
+        }
+    }
+}
+
 /// Why a request was not let through in time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} toward Zoho is at its limit; waited {}s", .waited.as_secs_f32())]
@@ -143,24 +168,21 @@ impl Limit {
     }
 
     /// Waits (FIFO) for a concurrency slot and a rate slot until `deadline`.
-    async fn acquire(
-        &self,
-        deadline: Instant,
-    ) -> Result<Option<OwnedSemaphorePermit>, &'static str> {
+    async fn acquire(&self, deadline: Instant) -> Result<Option<OwnedSemaphorePermit>, Full> {
         let permit = match &self.slots {
             None => None,
             Some(slots) => Some(
                 tokio::time::timeout_at(deadline, slots.clone().acquire_owned())
                     .await
-                    .map_err(|_| "concurrency")?
-                    .map_err(|_| "concurrency")?,
+                    .map_err(|_| Full::Concurrency)?
+                    .map_err(|_| Full::Concurrency)?,
             ),
         };
         if let Some(rate) = &self.rate {
             rate.waiting.fetch_add(1, Ordering::Relaxed);
             let waited = tokio::time::timeout_at(deadline, rate.wait()).await;
             rate.waiting.fetch_sub(1, Ordering::Relaxed);
-            waited.map_err(|_| "request rate")?;
+            waited.map_err(|_| Full::Rate)?;
         }
         Ok(permit)
     }
@@ -276,12 +298,9 @@ impl Limits {
         if let Some(limit) = client.filter(|l| !l.is_unlimited()) {
             match limit.acquire(deadline).await {
                 Ok(permit) => own.extend(permit),
-                Err(what) => {
+                Err(full) => {
                     return Err(Shed {
-                        what: match what {
-                            "concurrency" => "this client's concurrency",
-                            _ => "this client's request rate",
-                        },
+                        what: full.client_what(),
                         waited: started.elapsed(),
                         retry_after: limit.expected_wait(),
                     })
@@ -342,9 +361,9 @@ impl Limits {
         for limit in limits {
             match limit.acquire(deadline).await {
                 Ok(permit) => slots.extend(permit),
-                Err(what) => {
+                Err(full) => {
                     return Err(Shed {
-                        what,
+                        what: full.what(),
                         waited: started.elapsed(),
                         retry_after: limit.expected_wait(),
                     });

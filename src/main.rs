@@ -354,7 +354,6 @@ async fn main() -> anyhow::Result<()> {
             let shutdown = shutdown.context("signal handlers")?;
             let demo = commands::start_demo(listen)
                 .await
-                .map_err(anyhow::Error::msg)
                 .context("starting the demo")?;
             // Not println!: a closed stdout (`demo | head`) must not kill the demo.
             let _ = writeln!(std::io::stdout(), "{}", commands::demo_banner(&demo));

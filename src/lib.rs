@@ -39,6 +39,7 @@
 
 pub mod accept;
 pub mod base64;
+pub mod blocking;
 pub mod body;
 pub mod canon;
 pub mod catalog;

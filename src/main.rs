@@ -257,7 +257,7 @@ async fn reload_on_sighup(
 ) {
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the config");
-        zoho_proxy::reload::reload_and_log(&proxy, &path);
+        zoho_proxy::reload::reload_and_log(proxy.clone(), path.clone()).await;
     }
 }
 
@@ -311,7 +311,7 @@ async fn main() -> anyhow::Result<()> {
                 tokio::spawn(reload_on_sighup(hup, running.proxy.clone(), path.clone()));
             }
             if !watch_interval.is_zero() {
-                running.watch_config(path, watch_interval);
+                running.watch_config(path, watch_interval).await;
             }
             shutdown.recv().await;
             tracing::info!("shutting down: draining in-flight requests");

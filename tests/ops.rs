@@ -14,7 +14,7 @@ use zoho_proxy::body::empty;
 use zoho_proxy::config;
 use zoho_proxy::fake::{ApiReply, FakeZoho};
 use zoho_proxy::proxy::Reloaded;
-use zoho_proxy::reload::reload_from;
+use zoho_proxy::reload::reload;
 use zoho_proxy::server;
 
 /// Parses Prometheus/OpenMetrics text into `name{labels}` → value.
@@ -204,7 +204,9 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
         ),
     );
     assert_eq!(
-        reload_from(&running.proxy, &file.path).unwrap(),
+        reload(running.proxy.clone(), file.path.clone())
+            .await
+            .unwrap(),
         Reloaded {
             kept: vec!["default".into()],
             renewed: vec![],
@@ -217,7 +219,8 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
     );
 
     std::fs::write(&file.path, "[zoho]\nthis is not toml").unwrap();
-    let err = reload_from(&running.proxy, &file.path)
+    let err = reload(running.proxy.clone(), file.path.clone())
+        .await
         .unwrap_err()
         .to_string();
     assert!(
@@ -260,7 +263,9 @@ async fn a_changed_file_is_picked_up_by_the_watcher() {
     let running = server::start(Arc::new(config::load(&file.path).unwrap()))
         .await
         .unwrap();
-    running.watch_config(file.path.clone(), Duration::from_millis(50));
+    running
+        .watch_config(file.path.clone(), Duration::from_millis(50))
+        .await;
     assert_eq!(status(running.proxy_addr, "/crm/v8/Deals").await, 403);
     file.write(
         &fake,
@@ -303,7 +308,9 @@ async fn a_changed_credential_starts_a_fresh_token() {
     .unwrap();
     file.write(&second, ALLOW_ALL);
     assert_eq!(
-        reload_from(&running.proxy, &file.path).unwrap(),
+        reload(running.proxy.clone(), file.path.clone())
+            .await
+            .unwrap(),
         Reloaded {
             kept: vec![],
             renewed: vec!["default".into()],

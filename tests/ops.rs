@@ -171,9 +171,10 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
         .await
         .unwrap();
     let addr = running.proxy_addr;
-    while running.proxy.tokens().current().is_none() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually("the first token", Duration::from_secs(5), || {
+        running.proxy.tokens().current().is_some()
+    })
+    .await;
     assert_eq!(status(addr, "/crm/v8/Contacts").await, 403);
 
     // Load: workers hammer an allowed route (some slow, so requests are in
@@ -194,7 +195,11 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The load runs (and slow requests are in flight) before the swap.
+    common::eventually("the load is running", Duration::from_secs(5), || {
+        fake.requests().len() >= 20
+    })
+    .await;
 
     file.write(
         &fake,
@@ -233,7 +238,12 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
         "the old config stays"
     );
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // And goes on after both reloads.
+    let so_far = fake.requests().len();
+    common::eventually("the load goes on", Duration::from_secs(5), || {
+        fake.requests().len() >= so_far + 20
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for w in workers {

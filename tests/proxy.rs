@@ -215,12 +215,10 @@ async fn first_refresh_fails(reply: TokenReply) -> (Harness, common::Response) {
     fake.script_token(reply);
     let h = Harness::start_with(fake, "", "", ALLOW_ALL).await;
     // The background loop makes the first (failing) attempt at start.
-    for _ in 0..500 {
-        if h.fake.token_requests() >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually("the first token request", Duration::from_secs(5), || {
+        h.fake.token_requests() >= 1
+    })
+    .await;
     let resp = h.get("/crm/v8/Leads").await;
     (h, resp)
 }

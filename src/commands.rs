@@ -14,6 +14,30 @@ use crate::fake::FakeZoho;
 use crate::scope::{Scope, ScopeSet};
 use crate::server::{self, Running};
 
+/// Why a subcommand failed: what `main` prints after `error: `.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The proxy (credentials, clients, shaping) could not be built.
+    #[error(transparent)]
+    Start(#[from] server::StartError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An online check failed: the report shows it next to those that passed.
+    #[error("{report}")]
+    Failed { report: String },
+    /// `scopes PATH`: a path the proxy would refuse.
+    #[error("{path}: {reason}")]
+    Path {
+        path: String,
+        reason: crate::canon::PathError,
+    },
+    /// The demo's fake Zoho could not set up its TLS.
+    #[error(transparent)]
+    Fake(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Request(#[from] http::Error),
+}
+
 /// The effective settings of a config, as `check` prints them.
 pub fn describe(config: &Config) -> String {
     let mut out = String::new();
@@ -121,9 +145,8 @@ fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 
 /// `check --online`: one real refresh per credential, what each granted,
 /// and how that compares with what its routes use (least privilege).
-pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
-    let proxy =
-        server::build_proxy(config.clone(), Refresh::OnDemand).map_err(|e| e.to_string())?;
+pub async fn check_online(config: Arc<Config>) -> Result<String, CommandError> {
+    let proxy = server::build_proxy(config.clone(), Refresh::OnDemand)?;
     let mut out = String::new();
     let mut failed = Vec::new();
     if let Some(cluster) = &config.cluster {
@@ -176,7 +199,7 @@ pub async fn check_online(config: Arc<Config>) -> Result<String, String> {
     if failed.is_empty() {
         Ok(out)
     } else {
-        Err(out)
+        Err(CommandError::Failed { report: out })
     }
 }
 
@@ -238,8 +261,11 @@ pub fn scopes_report(
     upstream: Upstream,
     path: &str,
     method: Option<&str>,
-) -> Result<String, String> {
-    let canonical = canonicalize(path).map_err(|e| format!("{path}: {e}"))?;
+) -> Result<String, CommandError> {
+    let canonical = canonicalize(path).map_err(|reason| CommandError::Path {
+        path: path.to_owned(),
+        reason,
+    })?;
     let methods: Vec<String> = match method {
         Some(m) => vec![m.to_ascii_uppercase()],
         None => ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -381,17 +407,14 @@ pub fn demo_config(fake: &FakeZoho, listen: SocketAddr) -> String {
 }
 
 /// Starts the fake Zoho and a proxy on `listen` that trusts only the fake's CA.
-pub async fn start_demo(listen: SocketAddr) -> Result<Demo, String> {
-    let fake = FakeZoho::start().await.map_err(|e| e.to_string())?;
+pub async fn start_demo(listen: SocketAddr) -> Result<Demo, CommandError> {
+    let fake = FakeZoho::start().await?;
     let text = demo_config(&fake, listen);
-    let mut config = config::compile(&text, "demo config", Path::new("."))
-        .map_err(|e: ConfigError| e.to_string())?;
+    let mut config = config::compile(&text, "demo config", Path::new("."))?;
     for c in &mut config.credentials {
         c.zoho.extra_roots = vec![fake.ca_cert()];
     }
-    let running = server::start(Arc::new(config))
-        .await
-        .map_err(|e| e.to_string())?;
+    let running = server::start(Arc::new(config)).await?;
     Ok(Demo { fake, running })
 }
 

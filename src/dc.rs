@@ -224,9 +224,64 @@ impl FromStr for DataCenter {
     }
 }
 
+/// Why a URL is not a bare `https://host[:port]` origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnOrigin {
+    #[error("is not a URL: {0}")]
+    NotAUrl(String),
+    #[error("must be an https:// URL")]
+    NotHttps,
+    #[error("has no host")]
+    NoHost,
+    #[error("must be a bare origin like https://host[:port]")]
+    NotBare,
+}
+
+/// An accounts or API server as configured: `https://host[:port]`, nothing
+/// after it but an optional `/` (paths are the proxy's, never the config's).
+/// The one check for `accounts_url`, `api_url`, `upstreams` and
+/// `--accounts-url`.
+pub fn https_origin(text: &str) -> Result<http::Uri, NotAnOrigin> {
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| NotAnOrigin::NotAUrl(e.to_string()))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(NotAnOrigin::NotHttps);
+    }
+    if uri.host().is_none() {
+        return Err(NotAnOrigin::NoHost);
+    }
+    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+        return Err(NotAnOrigin::NotBare);
+    }
+    Ok(uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_are_bare_https_hosts() {
+        for ok in ["https://accounts.zoho.eu", "https://localhost:8443/"] {
+            assert!(https_origin(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://accounts.zoho.eu", NotAnOrigin::NotHttps),
+            (
+                "https://accounts.zoho.eu/oauth/v2/token",
+                NotAnOrigin::NotBare,
+            ),
+            ("https://accounts.zoho.eu/?a=b", NotAnOrigin::NotBare),
+            ("/oauth", NotAnOrigin::NotHttps),
+        ] {
+            assert_eq!(https_origin(bad).unwrap_err(), why, "{bad}");
+        }
+        assert!(matches!(
+            https_origin("not a url"),
+            Err(NotAnOrigin::NotAUrl(_))
+        ));
+    }
 
     #[test]
     fn every_dc_has_its_documented_hosts() {

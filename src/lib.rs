@@ -39,6 +39,7 @@
 
 pub mod accept;
 pub mod base64;
+pub mod blocking;
 pub mod body;
 pub mod canon;
 pub mod catalog;
@@ -52,6 +53,7 @@ pub mod dc;
 pub mod deadline;
 pub mod error;
 pub mod fake;
+pub mod hash;
 pub mod inspect;
 pub mod limit;
 pub mod logging;

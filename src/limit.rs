@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -52,13 +54,55 @@ pub struct Limit {
     name: String,
 }
 
+/// governor's clock, read through tokio's: the rate is paced by the same
+/// clock as every other wait, so a paused test clock paces it too (with
+/// governor's own clock, a paused test would spin: tokio's sleeps end at once
+/// while governor's time stands still).
+#[derive(Debug, Clone, Copy, Default)]
+struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+    fn now(&self) -> std::time::Instant {
+        Instant::now().into_std()
+    }
+}
+
+type RateLimit =
+    RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
 #[derive(Debug)]
 struct Rate {
-    limiter: DefaultDirectRateLimiter,
+    limiter: RateLimit,
     /// FIFO queue of rate waiters: only its holder asks governor.
     queue: tokio::sync::Mutex<()>,
     waiting: AtomicUsize,
     interval: Duration,
+}
+
+/// Which half of one [`Limit`] was still full at the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Full {
+    Concurrency,
+    Rate,
+}
+
+impl Full {
+    /// What a [`Shed`] says for a route's, the credential's or the heavy limit.
+    fn what(self) -> &'static str {
+        match self {
+            Full::Concurrency => "concurrency",
+            Full::Rate => "request rate",
+        }
+    }
+
+    /// The same for a client's own limit.
+    fn client_what(self) -> &'static str {
+        match self {
+            Full::Concurrency => "this client's concurrency",
+            Full::Rate => "this client's request rate",
+        }
+    }
 }
 
 /// Why a request was not let through in time.
@@ -90,7 +134,10 @@ impl Limit {
         let rate = spec.requests_per_minute.map(|rpm| {
             let burst = spec.burst.unwrap_or(NonZeroU32::MIN);
             Rate {
-                limiter: RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst)),
+                limiter: RateLimiter::direct_with_clock(
+                    Quota::per_minute(rpm).allow_burst(burst),
+                    TokioClock,
+                ),
                 queue: tokio::sync::Mutex::new(()),
                 waiting: AtomicUsize::new(0),
                 interval: Duration::from_secs(60) / rpm.get(),
@@ -121,24 +168,21 @@ impl Limit {
     }
 
     /// Waits (FIFO) for a concurrency slot and a rate slot until `deadline`.
-    async fn acquire(
-        &self,
-        deadline: Instant,
-    ) -> Result<Option<OwnedSemaphorePermit>, &'static str> {
+    async fn acquire(&self, deadline: Instant) -> Result<Option<OwnedSemaphorePermit>, Full> {
         let permit = match &self.slots {
             None => None,
             Some(slots) => Some(
                 tokio::time::timeout_at(deadline, slots.clone().acquire_owned())
                     .await
-                    .map_err(|_| "concurrency")?
-                    .map_err(|_| "concurrency")?,
+                    .map_err(|_| Full::Concurrency)?
+                    .map_err(|_| Full::Concurrency)?,
             ),
         };
         if let Some(rate) = &self.rate {
             rate.waiting.fetch_add(1, Ordering::Relaxed);
             let waited = tokio::time::timeout_at(deadline, rate.wait()).await;
             rate.waiting.fetch_sub(1, Ordering::Relaxed);
-            waited.map_err(|_| "request rate")?;
+            waited.map_err(|_| Full::Rate)?;
         }
         Ok(permit)
     }
@@ -156,8 +200,7 @@ impl Rate {
     async fn wait(&self) {
         let _turn = self.queue.lock().await;
         while let Err(not_until) = self.limiter.check() {
-            let clock = DefaultClock::default();
-            tokio::time::sleep(not_until.wait_time_from(clock.now())).await;
+            tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
         }
     }
 }
@@ -255,12 +298,9 @@ impl Limits {
         if let Some(limit) = client.filter(|l| !l.is_unlimited()) {
             match limit.acquire(deadline).await {
                 Ok(permit) => own.extend(permit),
-                Err(what) => {
+                Err(full) => {
                     return Err(Shed {
-                        what: match what {
-                            "concurrency" => "this client's concurrency",
-                            _ => "this client's request rate",
-                        },
+                        what: full.client_what(),
                         waited: started.elapsed(),
                         retry_after: limit.expected_wait(),
                     })
@@ -321,9 +361,9 @@ impl Limits {
         for limit in limits {
             match limit.acquire(deadline).await {
                 Ok(permit) => slots.extend(permit),
-                Err(what) => {
+                Err(full) => {
                     return Err(Shed {
-                        what,
+                        what: full.what(),
                         waited: started.elapsed(),
                         retry_after: limit.expected_wait(),
                     });
@@ -440,15 +480,15 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_rate_is_paced_not_refused() {
-        // 600/min = one every 100 ms, burst 1: five requests take about 400 ms.
+        // 600/min = one every 100 ms, burst 1: five requests take 400 ms, on
+        // the paused clock exactly (governor reads tokio's clock).
         let limits = Limits::new(spec(Some(600), Some(1), None), Duration::from_secs(5));
-        let start = std::time::Instant::now();
+        let start = Instant::now();
         for _ in 0..5 {
             limits.acquire(None, None, false).await.unwrap();
         }
-        let took = start.elapsed();
-        assert!(took >= Duration::from_millis(390), "{took:?}");
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
     }
 }

@@ -191,11 +191,15 @@ fn credential_name(s: &str) -> Result<String, String> {
 fn finish<E: std::fmt::Display>(result: Result<String, E>) {
     match result {
         Ok(text) => print!("{text}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
+        Err(e) => fail(e),
     }
+}
+
+/// How a command fails: `error: …` on stderr, exit status 1 (not anyhow's
+/// `Error: …` with a backtrace hint: these are the user's mistakes, not ours).
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("error: {e}");
+    std::process::exit(1)
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -252,7 +256,7 @@ async fn reload_on_sighup(
 ) {
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading the config");
-        zoho_proxy::reload::reload_and_log(&proxy, &path);
+        zoho_proxy::reload::reload_and_log(proxy.clone(), path.clone()).await;
     }
 }
 
@@ -306,39 +310,21 @@ async fn main() -> anyhow::Result<()> {
                 tokio::spawn(reload_on_sighup(hup, running.proxy.clone(), path.clone()));
             }
             if !watch_interval.is_zero() {
-                running.watch_config(path, watch_interval);
+                running.watch_config(path, watch_interval).await;
             }
             shutdown.recv().await;
             tracing::info!("shutting down: draining in-flight requests");
             running.shutdown().await;
         }
         Command::Check { config, online } => {
-            let config = match config::load(&config) {
-                Ok(c) => Arc::new(c),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
-            };
+            let config = Arc::new(config::load(&config).unwrap_or_else(|e| fail(e)));
             print!("{}", commands::describe(&config));
             if online {
-                match commands::check_online(config).await {
-                    Ok(report) => print!("{report}"),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        std::process::exit(1);
-                    }
-                }
+                finish(commands::check_online(config).await);
             }
         }
         Command::Credits { config, online } => {
-            let config = match config::load(&config) {
-                Ok(c) => Arc::new(c),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
-            };
+            let config = Arc::new(config::load(&config).unwrap_or_else(|e| fail(e)));
             print!("{}", zoho_proxy::credits::report::table(&config));
             if online {
                 finish(zoho_proxy::credits::report::online(config).await);
@@ -360,17 +346,13 @@ async fn main() -> anyhow::Result<()> {
                 Ok(report) => {
                     let _ = write!(std::io::stdout(), "{report}");
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
+                Err(e) => fail(e),
             }
         }
         Command::Demo { listen } => {
             let shutdown = shutdown.context("signal handlers")?;
             let demo = commands::start_demo(listen)
                 .await
-                .map_err(anyhow::Error::msg)
                 .context("starting the demo")?;
             // Not println!: a closed stdout (`demo | head`) must not kill the demo.
             let _ = writeln!(std::io::stdout(), "{}", commands::demo_banner(&demo));
@@ -396,13 +378,7 @@ async fn main() -> anyhow::Result<()> {
                     .await
                 }
             };
-            match result {
-                Ok(text) => print!("{text}"),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(1);
-                }
-            }
+            finish(result)
         }
         Command::Grant { config, credential } => finish(zoho_proxy::onboard::grant::run(
             &config,
@@ -435,10 +411,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Probe { url, timeout } => match zoho_proxy::probe::probe(&url, timeout).await {
             Ok(status) => println!("ok: {url} answered {status}"),
-            Err(e) => {
-                eprintln!("probe failed: {e}");
-                std::process::exit(1);
-            }
+            Err(e) => fail(format_args!("probe failed: {e}")),
         },
     }
     Ok(())

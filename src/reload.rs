@@ -28,8 +28,14 @@ pub enum ReloadError {
     Credential(#[from] CredentialError),
 }
 
-/// Reads, validates and applies the config at `path`.
-pub fn reload_from(proxy: &Proxy, path: &Path) -> Result<Reloaded, ReloadError> {
+/// Reads, validates and applies the config at `path`, on the blocking pool:
+/// it reads the config file and the secret, CA and cache files it names, and
+/// no request waits for that disk.
+pub async fn reload(proxy: Arc<Proxy>, path: PathBuf) -> Result<Reloaded, ReloadError> {
+    crate::blocking::run(move || reload_from(&proxy, &path)).await
+}
+
+fn reload_from(proxy: &Proxy, path: &Path) -> Result<Reloaded, ReloadError> {
     let new = config::load(path)?;
     let old = proxy.config();
     if new.server.listen != old.server.listen || new.admin.listen != old.admin.listen {
@@ -45,37 +51,47 @@ pub fn reload_from(proxy: &Proxy, path: &Path) -> Result<Reloaded, ReloadError> 
     Ok(outcome)
 }
 
-/// Logs the outcome of a reload; never fails the process.
-pub fn reload_and_log(proxy: &Proxy, path: &Path) {
-    if let Err(e) = reload_from(proxy, path) {
+/// [`reload`], logging the outcome; never fails the process.
+pub async fn reload_and_log(proxy: Arc<Proxy>, path: PathBuf) {
+    if let Err(e) = reload(proxy, path.clone()).await {
         tracing::error!(path = %path.display(), error = %e, "config reload failed");
     }
 }
 
 /// A cheap fingerprint of the file's content (FNV-1a); `None` if unreadable.
-fn fingerprint(path: &Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
-    Some(bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    }))
+async fn fingerprint(path: &Path) -> Option<u64> {
+    let bytes = tokio::fs::read(path).await.ok()?;
+    Some(crate::hash::fnv1a64(&bytes))
 }
 
-/// Watches `path` every `interval` until `stop` says so; a change that has
-/// stayed the same for one more interval (debounce) triggers a reload.
+/// Watches `path` every `interval` (in a task) until `stop` says so; a
+/// change that has stayed the same for one more interval (debounce) triggers
+/// a reload. Returns once the file as it is now is the baseline: any change
+/// made after that is noticed.
 pub async fn watch_file(
     proxy: Arc<Proxy>,
     path: PathBuf,
     interval: Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let mut applied = fingerprint(&path);
+    let applied = fingerprint(&path).await;
+    tokio::spawn(poll(proxy, path, interval, stop, applied));
+}
+
+async fn poll(
+    proxy: Arc<Proxy>,
+    path: PathBuf,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut applied: Option<u64>,
+) {
     let mut pending: Option<u64> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let now = fingerprint(&path);
+        let now = fingerprint(&path).await;
         if now.is_none() || now == applied {
             pending = None;
             continue;
@@ -87,6 +103,6 @@ pub async fn watch_file(
         }
         pending = None;
         applied = now;
-        reload_and_log(&proxy, &path);
+        reload_and_log(proxy.clone(), path.clone()).await;
     }
 }

@@ -61,15 +61,10 @@ pub struct Running {
 
 impl Running {
     /// Reloads the config when `path` changes (checked every `interval`),
-    /// until shutdown.
-    pub fn watch_config(&self, path: std::path::PathBuf, interval: Duration) {
+    /// until shutdown. Returns once a change made from now on will be seen.
+    pub async fn watch_config(&self, path: std::path::PathBuf, interval: Duration) {
         let stopped = self.stop.subscribe();
-        tokio::spawn(crate::reload::watch_file(
-            self.proxy.clone(),
-            path,
-            interval,
-            stopped,
-        ));
+        crate::reload::watch_file(self.proxy.clone(), path, interval, stopped).await;
     }
 }
 
@@ -115,7 +110,13 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
             addr: config.admin.listen,
             source,
         })?;
-    let proxy = build_proxy(config.clone(), Refresh::Background)?;
+    // Off the runtime's threads: building reads the CA, token cache and
+    // credits files.
+    let proxy = crate::blocking::run({
+        let config = config.clone();
+        move || build_proxy(config, Refresh::Background)
+    })
+    .await?;
     let (stop, stopped) = watch::channel(false);
     let rules = ConnectionRules {
         max_connections: config.server.max_connections,

@@ -324,9 +324,12 @@ async fn logs_of_a_session(fake: &FakeZoho, log_format: &str, rust_log: &str) ->
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     // Let the first token arrive, then make Zoho reject it: refresh + replay.
-    while fake.token_requests() == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    common::eventually(
+        "the first token request",
+        std::time::Duration::from_secs(10),
+        || fake.token_requests() > 0,
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let send = |head: String| async move { common::raw_request(addr, &head).await.0 };
     let auth = "Authorization: Zoho-oauthtoken 1000.client-own-secret-token\r\n";
@@ -474,9 +477,12 @@ async fn a_sighup_during_start_up_does_not_kill_the_process() {
             .unwrap();
     }
     let addr = proxy.addr().await;
-    while fake.token_requests() == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    common::eventually(
+        "the first token request",
+        std::time::Duration::from_secs(10),
+        || fake.token_requests() > 0,
+    )
+    .await;
     let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let mut status = 0;
     for _ in 0..100 {

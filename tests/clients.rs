@@ -8,7 +8,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Harness;
 use http::{Request, StatusCode};
@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tokio::time::Instant;
 use zoho_proxy::body::{empty, ProxyBody};
 use zoho_proxy::fake::FakeZoho;
 

@@ -9,10 +9,11 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::binary::{temp_dir, Binary};
 use common::redis::{RedisCluster, RedisServer};
+use tokio::time::Instant;
 use zoho_proxy::fake::{ApiReply, FakeZoho};
 
 /// One proxy process.

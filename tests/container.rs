@@ -95,7 +95,7 @@ async fn probe_fails_fast_when_nothing_listens_or_nothing_answers() {
             held.push(s);
         }
     });
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let out = zoho_proxy(
         &[
             "probe",

@@ -54,18 +54,18 @@ async fn get(running: &Running, target: &str) -> (u16, String) {
 }
 
 async fn until_ready(running: &Running) {
-    for _ in 0..500 {
-        if running
-            .proxy
-            .credentials()
-            .iter()
-            .all(|c| c.tokens().current().is_some())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("credentials never got tokens");
+    common::eventually(
+        "every credential holds a token",
+        Duration::from_secs(5),
+        || {
+            running
+                .proxy
+                .credentials()
+                .iter()
+                .all(|c| c.tokens().current().is_some())
+        },
+    )
+    .await;
 }
 
 /// Two fakes and a proxy with [`ROUTES`] whose credentials both hold tokens.
@@ -186,13 +186,12 @@ async fn a_reload_keeps_or_renews_exactly_what_changed() {
         )))
         .unwrap();
     assert_eq!(outcome.kept, ["prod", "sandbox"]);
-    for _ in 0..200 {
-        if cache_b.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(cache_b.exists(), "the new cache file is written");
+    common::eventually(
+        "the new cache file is written",
+        Duration::from_secs(2),
+        || cache_b.exists(),
+    )
+    .await;
     assert_eq!(get(&running, "/crm/v8/Leads").await.0, 200);
     assert_eq!((a.token_requests(), b.token_requests()), (1, 1));
 
@@ -231,9 +230,12 @@ async fn one_credentials_cool_down_never_slows_another() {
         .await
         .0
     });
-    while a.requests().is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually(
+        "prod's request reached Zoho",
+        Duration::from_secs(5),
+        || !a.requests().is_empty(),
+    )
+    .await;
     // prod now waits out its cool-down; sandbox is served meanwhile.
     for _ in 0..5 {
         assert_eq!(get(&running, "/sandbox/crm/v8/Leads").await.0, 200);

@@ -15,7 +15,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Harness, ALLOW_ALL};
@@ -23,6 +23,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tokio::time::Instant;
 use zoho_proxy::body::full;
 use zoho_proxy::fake::{ApiReply, Break, FakeZoho, TokenReply};
 

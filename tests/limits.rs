@@ -165,9 +165,12 @@ async fn a_429_cools_down_the_whole_credential() {
         tokio::spawn(async move { h.get("/crm/v8/Leads/1").await.status })
     };
     // Wait until the 429 has been answered, then send another request.
-    while h.fake.requests().is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually(
+        "the first request reached Zoho",
+        Duration::from_secs(5),
+        || !h.fake.requests().is_empty(),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let second = h.get("/crm/v8/Leads/2").await;
     assert_eq!(second.status, StatusCode::OK);

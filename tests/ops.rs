@@ -14,7 +14,7 @@ use zoho_proxy::body::empty;
 use zoho_proxy::config;
 use zoho_proxy::fake::{ApiReply, FakeZoho};
 use zoho_proxy::proxy::Reloaded;
-use zoho_proxy::reload::reload_from;
+use zoho_proxy::reload::reload;
 use zoho_proxy::server;
 
 /// Parses Prometheus/OpenMetrics text into `name{labels}` → value.
@@ -171,9 +171,10 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
         .await
         .unwrap();
     let addr = running.proxy_addr;
-    while running.proxy.tokens().current().is_none() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually("the first token", Duration::from_secs(5), || {
+        running.proxy.tokens().current().is_some()
+    })
+    .await;
     assert_eq!(status(addr, "/crm/v8/Contacts").await, 403);
 
     // Load: workers hammer an allowed route (some slow, so requests are in
@@ -194,7 +195,11 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The load runs (and slow requests are in flight) before the swap.
+    common::eventually("the load is running", Duration::from_secs(5), || {
+        fake.requests().len() >= 20
+    })
+    .await;
 
     file.write(
         &fake,
@@ -204,7 +209,9 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
         ),
     );
     assert_eq!(
-        reload_from(&running.proxy, &file.path).unwrap(),
+        reload(running.proxy.clone(), file.path.clone())
+            .await
+            .unwrap(),
         Reloaded {
             kept: vec!["default".into()],
             renewed: vec![],
@@ -217,7 +224,8 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
     );
 
     std::fs::write(&file.path, "[zoho]\nthis is not toml").unwrap();
-    let err = reload_from(&running.proxy, &file.path)
+    let err = reload(running.proxy.clone(), file.path.clone())
+        .await
         .unwrap_err()
         .to_string();
     assert!(
@@ -230,7 +238,12 @@ async fn reload_under_load_adds_a_route_refuses_a_bad_file_and_drops_nothing() {
         "the old config stays"
     );
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // And goes on after both reloads.
+    let so_far = fake.requests().len();
+    common::eventually("the load goes on", Duration::from_secs(5), || {
+        fake.requests().len() >= so_far + 20
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     for w in workers {
@@ -260,7 +273,9 @@ async fn a_changed_file_is_picked_up_by_the_watcher() {
     let running = server::start(Arc::new(config::load(&file.path).unwrap()))
         .await
         .unwrap();
-    running.watch_config(file.path.clone(), Duration::from_millis(50));
+    running
+        .watch_config(file.path.clone(), Duration::from_millis(50))
+        .await;
     assert_eq!(status(running.proxy_addr, "/crm/v8/Deals").await, 403);
     file.write(
         &fake,
@@ -303,7 +318,9 @@ async fn a_changed_credential_starts_a_fresh_token() {
     .unwrap();
     file.write(&second, ALLOW_ALL);
     assert_eq!(
-        reload_from(&running.proxy, &file.path).unwrap(),
+        reload(running.proxy.clone(), file.path.clone())
+            .await
+            .unwrap(),
         Reloaded {
             kept: vec![],
             renewed: vec!["default".into()],

@@ -215,12 +215,10 @@ async fn first_refresh_fails(reply: TokenReply) -> (Harness, common::Response) {
     fake.script_token(reply);
     let h = Harness::start_with(fake, "", "", ALLOW_ALL).await;
     // The background loop makes the first (failing) attempt at start.
-    for _ in 0..500 {
-        if h.fake.token_requests() >= 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually("the first token request", Duration::from_secs(5), || {
+        h.fake.token_requests() >= 1
+    })
+    .await;
     let resp = h.get("/crm/v8/Leads").await;
     (h, resp)
 }
@@ -480,13 +478,13 @@ async fn the_fake_can_answer_late_and_stop_recording() {
     let h = Harness::start(ALLOW_ALL).await;
     h.ready().await;
     h.fake.set_api_delay(Duration::from_secs(1));
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(h.fake.requests().len(), 1);
     h.fake.set_api_delay(Duration::ZERO);
     h.fake.keep_records(false);
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
     assert!(
         started.elapsed() < Duration::from_secs(1),

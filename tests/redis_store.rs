@@ -4,10 +4,11 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::redis::RedisServer;
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 use zoho_proxy::coord::redis::{
     Admission, AdmitRequest, Event, Gcra, LeaseId, RedisSettings, RedisStore, StoreError,
     StoredToken,

@@ -6,10 +6,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Harness;
 use http::StatusCode;
+use tokio::time::Instant;
 use zoho_proxy::fake::{ApiReply, Canned, FakeZoho, TokenReply};
 
 /// One route per product, each on the host the product lives on (all of

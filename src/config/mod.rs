@@ -4,10 +4,14 @@
 //! All validation happens in [`compile`], and every error names the file, the
 //! line and column, and the offending value, so an operator can fix a config
 //! without reading source code.
+//!
+//! This file is the compiler; the runtime types it makes live in `types`
+//! (re-exported here, so they are `crate::config::Config` and so on).
 
 mod clients;
 pub mod raw;
 pub mod secret;
+mod types;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -18,10 +22,8 @@ use std::time::Duration;
 
 use http::header::{HeaderName, HeaderValue};
 use http::Uri;
-use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
-use crate::clients::Clients;
 use crate::dc::{DataCenter, Upstream};
 use crate::deadline::Pace;
 use crate::limit::{Limit, LimitSpec};
@@ -31,191 +33,11 @@ use crate::route::{MethodSet, Route, RouteTable};
 use crate::scope::{Scope, ScopeSet};
 use crate::upstream::UpstreamHttp;
 pub use secret::{Secret, SecretSource};
-
-/// Zoho mints at most 10 access tokens per refresh token per rolling 10 minutes.
-pub const ZOHO_TOKEN_LIMIT_PER_10MIN: u32 = 10;
-
-/// The whole runtime configuration.
-#[derive(Debug)]
-pub struct Config {
-    /// Where it was read from (for messages).
-    pub source: String,
-    pub server: ServerConfig,
-    pub admin: AdminConfig,
-    /// At least one; `[zoho]` is the one named [`DEFAULT_CREDENTIAL`].
-    pub credentials: Vec<CredentialConfig>,
-    pub routes: RouteTable,
-    /// `[[clients]]`; empty: no client authentication.
-    pub clients: Clients,
-    pub retry: RetryPolicy,
-    /// `[cluster]`: shared state in Redis; `None`: this process alone.
-    pub cluster: Option<ClusterConfig>,
-}
-
-/// `[cluster]`, compiled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterConfig {
-    /// `redis://` or `rediss://` (may hold a password: a secret).
-    pub redis_url: Secret,
-    /// A Redis Cluster (`redis_url`: seed nodes, comma-separated).
-    pub redis_cluster: bool,
-    /// Keys are `{<key_prefix>:<credential>}:...`.
-    pub key_prefix: String,
-    /// Expected replicas: when Redis is down, each takes `1/replicas` of the limits.
-    pub replicas: u32,
-    /// Per Redis operation on the request path.
-    pub timeout: Duration,
-    pub extra_roots: Vec<CertificateDer<'static>>,
-    /// A concurrency slot's lease: renewed while its request runs, so a
-    /// replica killed mid-request holds it at most this long.
-    pub lease: Duration,
-}
-
-/// The name of the credential configured by `[zoho]`.
-pub const DEFAULT_CREDENTIAL: &str = "default";
-
-/// One Zoho credential: how it mints tokens, where it sends them, and the
-/// org's limits. A value: equal configs mean the same credential, which is
-/// how reload knows what to keep.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CredentialConfig {
-    /// `[a-z0-9_-]+`, unique: in logs, metrics and errors.
-    pub name: String,
-    pub zoho: ZohoConfig,
-    pub rate_limit: RateLimitConfig,
-    /// `daily_credits` and `reserve`.
-    pub credits: crate::credits::CreditBudget,
-}
-
-impl Config {
-    /// The credential called `name`.
-    pub fn credential(&self, name: &str) -> Option<&CredentialConfig> {
-        self.credentials.iter().find(|c| c.name == name)
-    }
-}
-
-/// `[rate_limit]`, compiled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateLimitConfig {
-    pub credential: LimitSpec,
-    /// How long a request may queue for a slot before it is shed with 429.
-    pub max_wait: Duration,
-}
-
-/// Zoho CRM's concurrency limit for the Standard edition; see the README for others.
-pub const DEFAULT_MAX_CONCURRENT: usize = 10;
-
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    pub allow_remote: bool,
-    /// How long to wait for Zoho's response head.
-    pub request_timeout: Duration,
-    /// Request bodies up to this size are kept so they can be replayed once.
-    pub replay_buffer: usize,
-    /// All kept bodies together stay under this; past it, bodies stream
-    /// without being kept (and so are never replayed).
-    pub replay_memory: usize,
-    pub shutdown_grace: Duration,
-    /// How fast bodies must move, both ways, on both sides.
-    pub pace: Pace,
-    /// Zoho's answers up to this size are read whole before the concurrency
-    /// slot is released; larger ones keep it while they stream.
-    pub response_buffer: usize,
-    /// Client connections served at once; past it, accepting waits.
-    pub max_connections: usize,
-}
-
-/// `[server] max_connections` by default.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
-
-#[derive(Debug, Clone)]
-pub struct AdminConfig {
-    pub listen: SocketAddr,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ZohoConfig {
-    pub data_center: DataCenter,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub refresh_token: Secret,
-    /// Where `client_secret` is read from (`login` reads it there itself).
-    pub client_secret_from: SecretSource,
-    /// Where `refresh_token` is read from (`login` writes a new one there).
-    pub refresh_token_from: SecretSource,
-    /// Base URL of the accounts server (no trailing slash).
-    pub accounts_url: Uri,
-    /// Explicit API base URL; else the token's `api_domain`, else the DC's.
-    pub api_url: Option<Uri>,
-    /// Explicit base URLs of other product hosts.
-    pub upstreams: BTreeMap<Upstream, Uri>,
-    /// Extra trusted roots on top of the bundled WebPKI roots.
-    pub extra_roots: Vec<CertificateDer<'static>>,
-    pub refresh_before_expiry: Duration,
-    pub token_requests_per_10min: u32,
-    /// How long one call to the accounts server may take.
-    pub accounts_timeout: Duration,
-    /// A token younger than this is not replaced because of a 401.
-    pub rejected_token_min_age: Duration,
-    /// Where the access token is kept across restarts (`token::cache`).
-    pub token_cache: Option<PathBuf>,
-    /// The HTTP version spoken to Zoho's hosts.
-    pub upstream_http: UpstreamHttp,
-}
-
-impl ZohoConfig {
-    /// Where a route's requests go (no trailing slash). Credentials are only
-    /// ever sent to the configured DC's hosts or to explicit overrides:
-    /// - `api`: `api_url`, else the token's `api_domain` if it is this DC's
-    ///   API domain, else the DC's;
-    /// - other products: `[zoho.upstreams]`, else the DC's host for it.
-    pub fn base_url(&self, upstream: Upstream, api_domain: Option<&str>) -> String {
-        let mut url = String::new();
-        self.write_base_url(upstream, api_domain, &mut url);
-        url
-    }
-
-    /// [`ZohoConfig::base_url`], appended to `out` (the request path builds
-    /// each upstream URL in one buffer).
-    pub fn write_base_url(&self, upstream: Upstream, api_domain: Option<&str>, out: &mut String) {
-        let configured = match upstream {
-            Upstream::Api => self.api_url.as_ref(),
-            _ => self.upstreams.get(&upstream),
-        };
-        if let Some(url) = configured {
-            // A bare origin (checked when the config was compiled).
-            out.push_str(url.scheme_str().unwrap_or("https"));
-            out.push_str("://");
-            out.push_str(url.authority().map_or("", |a| a.as_str()));
-            return;
-        }
-        if upstream == Upstream::Api {
-            if let Some(domain) =
-                api_domain.filter(|d| DataCenter::from_api_domain(d) == Some(self.data_center))
-            {
-                out.push_str(domain.trim_end_matches('/'));
-                return;
-            }
-        }
-        out.push_str(&self.data_center.upstream_url(upstream));
-    }
-
-    /// How the token manager schedules and budgets mints for this credential.
-    pub fn token_settings(&self) -> crate::token::TokenSettings {
-        crate::token::TokenSettings {
-            refresh_before_expiry: self.refresh_before_expiry,
-            budget: self.token_requests_per_10min,
-            accounts_timeout: self.accounts_timeout,
-            rejected_min_age: self.rejected_token_min_age,
-        }
-    }
-
-    /// The token endpoint.
-    pub fn token_url(&self) -> String {
-        format!("{}/oauth/v2/token", trim_slash(&self.accounts_url))
-    }
-}
+pub use types::{
+    trim_slash, AdminConfig, ClusterConfig, Config, CredentialConfig, RateLimitConfig,
+    ServerConfig, ZohoConfig, DEFAULT_CREDENTIAL, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_CONNECTIONS,
+    ZOHO_TOKEN_LIMIT_PER_10MIN,
+};
 
 /// Why a config was refused.
 #[derive(Debug, thiserror::Error)]
@@ -319,29 +141,8 @@ impl Compiler<'_> {
     }
 
     fn url(&self, v: &Spanned<String>, what: &str) -> Result<Uri, ConfigError> {
-        let uri: Uri = v
-            .get_ref()
-            .parse()
-            .map_err(|e| self.at(v, format!("{what} {:?} is not a URL: {e}", v.get_ref())))?;
-        if uri.scheme_str() != Some("https") {
-            return Err(self.at(
-                v,
-                format!("{what} {:?} must be an https:// URL", v.get_ref()),
-            ));
-        }
-        if uri.host().is_none() {
-            return Err(self.at(v, format!("{what} {:?} has no host", v.get_ref())));
-        }
-        if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
-            return Err(self.at(
-                v,
-                format!(
-                    "{what} {:?} must be a bare origin like https://host[:port]",
-                    v.get_ref()
-                ),
-            ));
-        }
-        Ok(uri)
+        crate::dc::https_origin(v.get_ref())
+            .map_err(|e| self.at(v, format!("{what} {:?} {e}", v.get_ref())))
     }
 
     fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {
@@ -1109,13 +910,6 @@ pub fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
-}
-
-/// `https://host:port` without a trailing slash.
-pub fn trim_slash(uri: &Uri) -> String {
-    let mut text = uri.to_string();
-    text.truncate(text.trim_end_matches('/').len());
-    text
 }
 
 #[cfg(test)]

@@ -649,8 +649,13 @@ impl Credits {
 }
 
 impl Drop for Credits {
+    /// The last changes since `keep_saved`'s last write. A drop cannot await
+    /// the blocking pool (and at shutdown a task spawned there may never
+    /// run), so this writes in place, telling the runtime first.
     fn drop(&mut self) {
-        self.save();
+        if self.file.is_some() && self.lock().dirty {
+            crate::blocking::in_place(|| self.save());
+        }
     }
 }
 

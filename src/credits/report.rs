@@ -12,6 +12,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 
 use super::{Credits, RouteBudget};
+use crate::commands::CommandError;
 use crate::config::Config;
 use crate::credential::Refresh;
 use crate::dc::Upstream;
@@ -91,9 +92,8 @@ fn opt(v: Option<u64>) -> String {
 
 /// `--online`: Zoho's price of every call a route allows, per credential
 /// whose routes reach CRM. Needs `ZohoCRM.apis.READ` in the grant.
-pub async fn online(config: Arc<Config>) -> Result<String, String> {
-    let proxy =
-        crate::server::build_proxy(config.clone(), Refresh::OnDemand).map_err(|e| e.to_string())?;
+pub async fn online(config: Arc<Config>) -> Result<String, CommandError> {
+    let proxy = crate::server::build_proxy(config.clone(), Refresh::OnDemand)?;
     let mut out = String::new();
     let mut failed = false;
     for (i, credential) in proxy.credentials().iter().enumerate() {
@@ -114,8 +114,7 @@ pub async fn online(config: Arc<Config>) -> Result<String, String> {
                 header::AUTHORIZATION,
                 format!("Zoho-oauthtoken {}", token.expose()),
             )
-            .body(crate::body::empty())
-            .map_err(|e| e.to_string())?;
+            .body(crate::body::empty())?;
         let resp = match credential.client().send(req, Duration::from_secs(30)).await {
             Ok(r) => r,
             Err(e) => {
@@ -174,7 +173,7 @@ pub async fn online(config: Arc<Config>) -> Result<String, String> {
         }
     }
     if failed {
-        Err(out)
+        Err(CommandError::Failed { report: out })
     } else {
         Ok(out)
     }

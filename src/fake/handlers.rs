@@ -14,7 +14,11 @@ use super::{
     RECORD_BODY_LIMIT, SANDBOX_CLIENT_ID,
 };
 use crate::body::{boxed, full, ProxyBody};
+use crate::hash::random;
 use crate::token::accounts::form_value;
+
+/// How long the fake's access tokens live: an hour, as Zoho's do.
+const TOKEN_LIFETIME_SECS: u64 = 3600;
 
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
     if req.version() == http::Version::HTTP_2 && req.headers().contains_key(header::HOST) {
@@ -143,14 +147,14 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
     };
     let mut tokens = lock(&state.tokens);
     tokens.minted += 1;
-    let token = format!("1000.fakeaccess{:04}.{:016x}", tokens.minted, rand_u64());
+    let token = format!("1000.fakeaccess{:04}.{:016x}", tokens.minted, random());
     tokens.valid.insert(token.clone(), client_id);
     tokens.minted_from.insert(token.clone(), parent);
     let mut answer = json!({
         "access_token": token,
         "api_domain": state.url,
         "token_type": "Bearer",
-        "expires_in": tokens.lifetime_secs,
+        "expires_in": TOKEN_LIFETIME_SECS,
     });
     if let Some((scope, refresh_token)) = &exchanged {
         if let Some(refresh_token) = refresh_token {
@@ -164,20 +168,8 @@ async fn token_endpoint(state: &State, req: Request<Incoming>) -> Response<Proxy
     json_response(200, answer)
 }
 
-/// Not cryptographic: only makes fake tokens differ between runs.
-pub(super) fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    h.finish()
-}
-
 async fn api(state: &State, req: Request<Incoming>) -> Response<ProxyBody> {
-    let at = std::time::Instant::now();
+    let at = tokio::time::Instant::now();
     let (parts, body) = req.into_parts();
     let (body_len, body) = drain(body, RECORD_BODY_LIMIT).await;
     let token = parts

@@ -144,21 +144,13 @@ impl ApiReply {
             ..Self::status(status, "z".repeat(sent))
         }
     }
-
-    /// Zoho's answer to an expired or evicted token.
-    pub fn invalid_token() -> Self {
-        Self::status(
-            401,
-            r#"{"code":"INVALID_TOKEN","details":{},"message":"invalid oauth token","status":"error"}"#,
-        )
-    }
 }
 
 /// One API request as it reached the fake.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// When the request head arrived.
-    pub at: std::time::Instant,
+    pub at: tokio::time::Instant,
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -178,7 +170,6 @@ struct Tokens {
     /// Live tokens and the client each was minted for.
     valid: HashMap<String, String>,
     minted: u64,
-    lifetime_secs: u64,
     scope: Option<String>,
     script: VecDeque<TokenReply>,
     /// Unused grant codes and what each one grants.
@@ -269,7 +260,6 @@ impl FakeZoho {
         let state = Arc::new(State {
             url: format!("https://localhost:{}", addr.port()),
             tokens: Mutex::new(Tokens {
-                lifetime_secs: 3600,
                 refresh_tokens: HashSet::from([REFRESH_TOKEN.to_owned()]),
                 ..Tokens::default()
             }),
@@ -364,11 +354,6 @@ impl FakeZoho {
         lock(&self.state.tokens).script.push_back(reply);
     }
 
-    /// Lifetime of tokens minted from now on.
-    pub fn set_token_lifetime(&self, secs: u64) {
-        lock(&self.state.tokens).lifetime_secs = secs;
-    }
-
     /// The `scope` field of token answers from now on.
     pub fn set_granted_scope(&self, scope: Option<&str>) {
         lock(&self.state.tokens).scope = scope.map(str::to_owned);
@@ -383,7 +368,7 @@ impl FakeZoho {
         let code = format!(
             "1000.fakegrant{:04}.{:016x}",
             tokens.grant_codes.len() + 1,
-            handlers::rand_u64()
+            crate::hash::random()
         );
         tokens.grant_codes.insert(
             code.clone(),

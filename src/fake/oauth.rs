@@ -14,9 +14,10 @@ use http::{header, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::json;
 
-use super::handlers::{drain, json_response, rand_u64, text_response};
+use super::handlers::{drain, json_response, text_response};
 use super::{lock, AuthReply, GrantCode, State, CLIENT_ID, SANDBOX_CLIENT_ID};
 use crate::body::ProxyBody;
+use crate::hash::random;
 use crate::token::accounts::{form_encode, form_value};
 
 /// Zoho answers a broken authorization request with a page, not a redirect.
@@ -77,13 +78,13 @@ pub(super) fn authorize(state: &State, req: Request<Incoming>) -> Response<Proxy
         format!(
             "1000.fakerefresh{:04}.{:016x}",
             tokens.refresh_tokens.len() + 1,
-            rand_u64()
+            random()
         )
     });
     let code = format!(
         "1000.fakeauthcode{:04}.{:016x}",
         tokens.grant_codes.len() + 1,
-        rand_u64()
+        random()
     );
     tokens.grant_codes.insert(
         code.clone(),

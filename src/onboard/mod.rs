@@ -26,12 +26,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use http::Uri;
 use rustls::pki_types::CertificateDer;
 
 use crate::config::{Config, Secret, SecretSource};
 use crate::dc::DataCenter;
-use crate::token::{TokenEndpoint, TokenError};
+use crate::token::{describe, TokenEndpoint, TokenError};
 use crate::upstream::UpstreamClient;
 
 /// What `exchange-code` was asked to do.
@@ -71,7 +70,7 @@ pub enum OnboardError {
          or run in a terminal to be prompted"
     )]
     NoSecret { var: String },
-    #[error("Zoho refused the grant code exchange ({code}{})\n{}", describe(.description), explain(.code))]
+    #[error("Zoho refused the grant code exchange: {code}{}\n{}", describe(.description), explain(.code))]
     Refused {
         code: String,
         description: Option<String>,
@@ -98,7 +97,7 @@ pub enum OnboardError {
          login (an old browser tab, or a forged request); nothing was exchanged\nrun login again"
     )]
     StateMismatch,
-    #[error("Zoho did not authorize the client ({error}{})\n{}", describe(.description), explain_denial(.error))]
+    #[error("Zoho did not authorize the client: {error}{}\n{}", describe(.description), explain_denial(.error))]
     Denied {
         error: String,
         description: Option<String>,
@@ -134,10 +133,6 @@ pub enum OnboardError {
          data_center); nothing was revoked"
     )]
     UnknownToken { url: String },
-}
-
-fn describe(d: &Option<String>) -> String {
-    d.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
 }
 
 /// One line on an `error` in an authorization redirect.
@@ -293,14 +288,8 @@ fn accounts_origin(x: &Exchange) -> Result<String, OnboardError> {
     let Some(url) = &x.accounts_url else {
         return Ok(x.data_center.accounts_url());
     };
-    let bad = |why: &str| OnboardError::Setup(format!("--accounts-url {url:?} {why}"));
-    let uri: Uri = url.parse().map_err(|_| bad("is not a URL"))?;
-    if uri.scheme_str() != Some("https") || uri.host().is_none() {
-        return Err(bad("must be an https:// URL with a host"));
-    }
-    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
-        return Err(bad("must be a bare origin like https://accounts.zoho.eu"));
-    }
+    crate::dc::https_origin(url)
+        .map_err(|e| OnboardError::Setup(format!("--accounts-url {url:?} {e}")))?;
     Ok(url.trim_end_matches('/').to_owned())
 }
 

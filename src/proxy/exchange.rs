@@ -28,7 +28,7 @@ use crate::credits::Charge;
 use crate::deadline::{stalled, Pace, Paced, Stalled, Tripped};
 use crate::error::ProxyError;
 use crate::limit::Permit;
-use crate::retry::{self, Attempt, Next, Progress};
+use crate::retry::{Attempt, Next, Progress};
 use crate::token::rejection::{dead_token_code, Product};
 use crate::token::AccessToken;
 use crate::upstream::SendError;
@@ -259,15 +259,14 @@ impl Proxy {
                 },
                 Err(e) => Attempt::Failed(e),
             };
+            let random = crate::hash::random();
             if let Attempt::Answered {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 headers,
             } = attempt
             {
                 // Whatever this request does next, the credential cools down.
-                let wait = retry::server_delay(headers, std::time::SystemTime::now())
-                    .unwrap_or_else(|| policy.backoff(tries, retry::random()))
-                    .min(policy.max_retry_after);
+                let wait = policy.after_429(headers, tries, random).cool_down(policy);
                 call.credential
                     .limits()
                     .cool_down_until(Instant::now() + wait);
@@ -277,7 +276,7 @@ impl Proxy {
                 elapsed: started.elapsed(),
                 replayable: body.replayable(),
             };
-            match policy.next(&call.parts.method, attempt, progress, retry::random()) {
+            match policy.next(&call.parts.method, attempt, progress, random) {
                 Next::Stop => {
                     return match answer {
                         Ok(resp) => {

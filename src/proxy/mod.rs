@@ -13,12 +13,13 @@ pub mod headers;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::body::ProxyBody;
 use crate::canon::{canonicalize, CanonicalPath};
@@ -396,7 +397,7 @@ fn request_id<B>(req: &mut Request<B>) -> HeaderValue {
     }
     // 32 hex digits, written in place: no formatting machinery, one copy.
     let mut hex = [0u8; 32];
-    let random = [crate::retry::random(), crate::retry::random()];
+    let random = [crate::hash::random(), crate::hash::random()];
     for (i, digit) in hex.iter_mut().enumerate() {
         let word = random[i / 16];
         let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;

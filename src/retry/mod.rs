@@ -58,10 +58,32 @@ pub enum Next {
     Retry {
         delay: Duration,
         reason: &'static str,
-        rate_limited: bool,
     },
     /// Return what we have.
     Stop,
+}
+
+/// The wait after a 429 ([`RetryPolicy::after_429`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait429 {
+    /// Zoho said how long (`Retry-After`, `X-Rate-Limit-Reset`).
+    Asked(Duration),
+    /// Zoho asked for more than `max_retry_after`: not waited, the 429 goes back.
+    TooLong(Duration),
+    /// Zoho did not say: backoff.
+    Backoff(Duration),
+}
+
+impl Wait429 {
+    /// How long the credential sends nothing: what Zoho asked for, at most
+    /// `max_retry_after` (a longer wait is the client's to decide).
+    pub fn cool_down(self, policy: &RetryPolicy) -> Duration {
+        match self {
+            Wait429::Asked(d) | Wait429::TooLong(d) | Wait429::Backoff(d) => {
+                d.min(policy.max_retry_after)
+            }
+        }
+    }
 }
 
 /// Where the request stands.
@@ -93,12 +115,11 @@ impl RetryPolicy {
             return Next::Stop;
         }
         let backoff = self.backoff(progress.attempts, random);
-        let (delay, reason, rate_limited) = match attempt {
+        let (delay, reason) = match attempt {
             Attempt::Answered { status, headers } if status == StatusCode::TOO_MANY_REQUESTS => {
-                match server_delay(headers, SystemTime::now()) {
-                    Some(d) if d > self.max_retry_after => return Next::Stop,
-                    Some(d) => (d, "429", true),
-                    None => (backoff, "429", true),
+                match self.after_429(headers, progress.attempts, random) {
+                    Wait429::TooLong(_) => return Next::Stop,
+                    Wait429::Asked(d) | Wait429::Backoff(d) => (d, "429"),
                 }
             }
             Attempt::Answered { status, .. } => {
@@ -111,25 +132,33 @@ impl RetryPolicy {
                 if !is_idempotent(method) {
                     return Next::Stop;
                 }
-                (backoff, reason, false)
+                (backoff, reason)
             }
-            Attempt::Failed(SendError::Connect { .. }) => (backoff, "connect", false),
+            Attempt::Failed(SendError::Connect { .. }) => (backoff, "connect"),
             Attempt::Failed(e) if is_idempotent(method) => {
                 let reason = match e {
                     SendError::Timeout { .. } => "timeout",
                     _ => "connection",
                 };
-                (backoff, reason, false)
+                (backoff, reason)
             }
             Attempt::Failed(_) => return Next::Stop,
         };
         if progress.elapsed + delay > self.budget {
             return Next::Stop;
         }
-        Next::Retry {
-            delay,
-            reason,
-            rate_limited,
+        Next::Retry { delay, reason }
+    }
+
+    /// How long a 429 says to wait: Zoho's own figure ([`server_delay`]), else
+    /// backoff. The one place this is decided: the retry above and the
+    /// credential's cool-down (`proxy::exchange`, through [`Wait429::cool_down`])
+    /// both ask here, with the same `random`, so they agree.
+    pub fn after_429(&self, headers: &HeaderMap, attempts: u32, random: u64) -> Wait429 {
+        match server_delay(headers, SystemTime::now()) {
+            Some(d) if d > self.max_retry_after => Wait429::TooLong(d),
+            Some(d) => Wait429::Asked(d),
+            None => Wait429::Backoff(self.backoff(attempts, random)),
         }
     }
 
@@ -170,18 +199,6 @@ pub fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     } else {
         Some(Duration::from_secs(n))
     }
-}
-
-/// A cheap, unpredictable-enough number for jitter (not cryptographic).
-pub fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 #[cfg(test)]

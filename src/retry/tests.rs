@@ -46,7 +46,6 @@ fn a_429_is_retried_for_any_method_after_retry_after() {
             Next::Retry {
                 delay: Duration::from_secs(2),
                 reason: "429",
-                rate_limited: true
             }
         );
     }
@@ -56,6 +55,38 @@ fn a_429_is_retried_for_any_method_after_retry_after() {
 fn a_retry_after_above_the_cap_is_passed_on() {
     let h = headers(&[("retry-after", "61")]);
     assert_eq!(answered(429, Method::GET, &h, progress(1)), Next::Stop);
+}
+
+#[test]
+fn the_cool_down_after_a_429_is_the_retry_delay_capped_at_max_retry_after() {
+    let p = policy();
+    let asked = p.after_429(&headers(&[("retry-after", "2")]), 1, 7);
+    assert_eq!(asked, Wait429::Asked(Duration::from_secs(2)));
+    assert_eq!(asked.cool_down(&p), Duration::from_secs(2));
+
+    let too_long = p.after_429(&headers(&[("retry-after", "600")]), 1, 7);
+    assert_eq!(too_long, Wait429::TooLong(Duration::from_secs(600)));
+    assert_eq!(too_long.cool_down(&p), p.max_retry_after);
+
+    // Without Zoho's figure: the same jittered backoff the retry waits.
+    let none = HeaderMap::new();
+    let backoff = p.after_429(&none, 2, 12_345);
+    assert_eq!(backoff, Wait429::Backoff(p.backoff(2, 12_345)));
+    assert_eq!(
+        Next::Retry {
+            delay: backoff.cool_down(&p),
+            reason: "429"
+        },
+        p.next(
+            &Method::POST,
+            Attempt::Answered {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                headers: &none,
+            },
+            progress(2),
+            12_345,
+        )
+    );
 }
 
 #[test]

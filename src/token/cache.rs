@@ -5,8 +5,7 @@
 //! The file (`[zoho] token_cache`) is JSON: the token, its wall-clock expiry
 //! in unix seconds, `api_domain` and `scope`, plus what it belongs to: the
 //! client ID and a fingerprint of client ID, refresh token and accounts URL
-//! (64-bit FNV-1a, spelled out here because std's hasher is not stable across
-//! Rust versions). A cache of another credential is ignored, so changing the
+//! ([`fnv1a64`], the same in every build, unlike std's hasher). A cache of another credential is ignored, so changing the
 //! refresh token or the client starts fresh.
 //!
 //! It is written atomically (a temporary file with mode 0600 in the same
@@ -22,21 +21,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{trim_slash, Secret, ZohoConfig};
+use crate::hash::fnv1a64;
 
 const FORMAT_VERSION: u32 = 1;
 /// A token cache file is a few hundred bytes; anything much larger is not one.
 const MAX_FILE: u64 = 64 * 1024;
-
-/// 64-bit FNV-1a: a stable fingerprint (not a security boundary: the file
-/// itself holds an access token and is protected by its mode).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
 
 /// A token read from, or about to be written to, the cache.
 pub struct CachedToken {

@@ -139,7 +139,9 @@ pub enum TokenError {
     },
 }
 
-fn describe(d: &Option<String>) -> String {
+/// Zoho's `error_description`, when it sent one, as ` (…)` after the code:
+/// how every token-endpoint error (here and in `onboard`) shows it.
+pub(crate) fn describe(d: &Option<String>) -> String {
     d.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
 }
 
@@ -604,7 +606,7 @@ impl TokenManager {
         });
         let wait = if error.minted_nothing() {
             state.unreachable += 1;
-            unreachable_backoff(state.unreachable, crate::retry::random())
+            unreachable_backoff(state.unreachable, crate::hash::random())
         } else {
             state.attempts.record(sent);
             state.failures += 1;

@@ -135,6 +135,20 @@ impl Harness {
     }
 }
 
+/// Waits until `done` holds, checking every 5 ms, and fails the test naming
+/// `what` if it still does not after `within`: for waiting on something the
+/// test cannot be told about directly, instead of sleeping "long enough".
+pub async fn eventually(what: &str, within: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 /// Compiles a config for a proxy in front of `fake`, trusting only the fake's CA.
 pub fn compile(fake: &FakeZoho, server: &str, zoho: &str, routes: &str) -> config::Config {
     let text = fake.proxy_config("127.0.0.1:0", server, zoho, routes);

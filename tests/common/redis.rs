@@ -12,6 +12,10 @@
 //! let cluster = RedisCluster::start(3); // three masters, all slots covered
 //! ```
 
+// Sync on purpose (usable from any test, and from Drop): it waits for a real
+// process on the real clock, which paused tokio time must not skip.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -30,12 +30,12 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::time::Instant;
 
 use futures_util::StreamExt;
 use redis::{Client, RedisError, Script};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 pub use admit::Admitter;
 use breaker::{Backoff, Breaker, THRESHOLD};

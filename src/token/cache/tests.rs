@@ -36,13 +36,6 @@ fn token(secret: &str, valid_for: Duration) -> CachedToken {
 }
 
 #[test]
-fn fnv1a64_matches_the_reference_vectors() {
-    assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
-    assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
-    assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
-}
-
-#[test]
 fn a_stored_token_reads_back_with_its_expiry_domain_and_scope() {
     let d = dir("roundtrip");
     let cache = cache_in(&d, "1000.refresh");

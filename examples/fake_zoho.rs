@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "127.0.0.1:8080",
         "",
         "ca_file = \"ca.pem\"",
-        zoho_proxy::commands::DEMO_ROUTES,
+        zoho_proxy::demo::DEMO_ROUTES,
     );
     std::fs::write(dir.join("proxy.toml"), config)?;
     println!("fake Zoho at {}; config in {}", fake.url(), dir.display());

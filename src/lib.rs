@@ -14,7 +14,8 @@
 //! - [`proxy`]: the request pipeline; [`error`]: the answers it makes itself.
 //! - [`server`]: listeners, admin endpoints, graceful shutdown.
 //! - [`coord`]: coordination between replicas ([`coord::redis`]: the shared Redis store).
-//! - [`fake`]: an in-process fake Zoho (accounts + API over TLS) for `demo` and tests.
+//! - [`fake`]: an in-process fake Zoho (accounts + API over TLS) for `demo` and tests, and
+//!   [`demo`]: the `demo` command; both behind the default-on `demo` feature.
 //!
 //! The allowlist decision in miniature: a path is canonicalized once, the
 //! catalog says which scope the call needs, and the route's scopes must cover it.
@@ -51,7 +52,10 @@ pub mod credential;
 pub mod credits;
 pub mod dc;
 pub mod deadline;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod error;
+#[cfg(feature = "demo")]
 pub mod fake;
 pub mod hash;
 pub mod inspect;

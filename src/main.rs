@@ -3,7 +3,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -77,9 +76,10 @@ enum Command {
         list: bool,
     },
     /// Run a fake Zoho and the proxy in front of it: try the proxy without a Zoho account.
+    #[cfg(feature = "demo")]
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
     },
     /// Exchange a self-client grant code for a refresh token; print it once with a [zoho] block.
     ExchangeCode(ExchangeCodeArgs),
@@ -290,7 +290,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Signal handlers before anything else (even logging): until they are
     // installed, SIGHUP, SIGTERM and SIGINT kill the process outright.
-    let serving = matches!(cli.command, Command::Run { .. } | Command::Demo { .. });
+    let serving = match &cli.command {
+        Command::Run { .. } => true,
+        #[cfg(feature = "demo")]
+        Command::Demo { .. } => true,
+        _ => false,
+    };
     let shutdown = serving.then(Shutdown::register).transpose()?;
     #[cfg(unix)]
     let hup = matches!(cli.command, Command::Run { .. })
@@ -349,13 +354,18 @@ async fn main() -> anyhow::Result<()> {
                 Err(e) => fail(e),
             }
         }
+        #[cfg(feature = "demo")]
         Command::Demo { listen } => {
             let shutdown = shutdown.context("signal handlers")?;
-            let demo = commands::start_demo(listen)
+            let demo = zoho_proxy::demo::start_demo(listen)
                 .await
                 .context("starting the demo")?;
             // Not println!: a closed stdout (`demo | head`) must not kill the demo.
-            let _ = writeln!(std::io::stdout(), "{}", commands::demo_banner(&demo));
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                zoho_proxy::demo::demo_banner(&demo)
+            );
             shutdown.recv().await;
             demo.running.shutdown().await;
         }

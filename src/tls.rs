@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
+#[cfg(feature = "demo")]
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// The one crypto provider used everywhere (ring: no C toolchain beyond cc).
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -54,7 +56,9 @@ pub fn client_config(
 }
 
 /// A freshly generated CA and a server certificate it signed for
-/// `localhost` and `127.0.0.1`. Nothing is written to disk.
+/// `localhost` and `127.0.0.1`. Nothing is written to disk. Test and demo
+/// material: only in builds with the `demo` feature.
+#[cfg(feature = "demo")]
 pub struct TestCa {
     pub ca_cert: CertificateDer<'static>,
     pub ca_pem: String,
@@ -63,6 +67,7 @@ pub struct TestCa {
     server_pem: (String, String),
 }
 
+#[cfg(feature = "demo")]
 impl TestCa {
     pub fn generate() -> Result<TestCa, TlsError> {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};

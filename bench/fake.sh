@@ -28,7 +28,9 @@ bench_setup() {
 bench_cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     if declare -F on_exit >/dev/null; then on_exit; fi
-    rm -rf "$work"
+    # The killed processes may still be writing their logs into $work.
+    wait 2>/dev/null || true
+    rm -rf "$work" || true
 }
 
 start_fake() {

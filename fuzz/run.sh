@@ -5,6 +5,10 @@
 #
 #   fuzz/run.sh SECONDS [TARGET...]      (default: every target)
 #
+# FUZZ_RUNS=N also stops a target after N executions (whichever comes
+# first: issue 17 asks for 10 million or 30 minutes). Two run.sh with
+# disjoint targets use both cores.
+#
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 # Inputs that break a property are left in fuzz/artifacts/<target>/; once
 # fixed, copy them to fuzz/regressions/<target>/ so CI replays them too.
@@ -25,7 +29,7 @@ for t in "${targets[@]}"; do
     # -rss_limit_mb: the config target compiles whole configs; 2 GB is
     # libFuzzer's default, kept explicit. -timeout: a hang is a finding.
     cargo +nightly fuzz run "$t" "corpus-work/$t" -- \
-        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"logs/$t.log" 2>&1
     ran=$?
     after="$(ls "artifacts/$t" 2>/dev/null | wc -l)"
@@ -42,8 +46,9 @@ for t in "${targets[@]}"; do
     last="$(grep -E '^#[0-9]+' "logs/$t.log" | tail -1)"
     cov="$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')"
     ft="$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')"
+    took="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "logs/$t.log")"
     printf '%-8s %12s executions in %ss, cov %s, ft %s, corpus %s files, new artifacts %s (exit %s)\n' \
-        "$t" "${execs:-?}" "$secs" "${cov:-?}" "${ft:-?}" "$(ls "corpus/$t" | wc -l)" "$((after - before))" "$ran"
+        "$t" "${execs:-?}" "${took:-$secs}" "${cov:-?}" "${ft:-?}" "$(ls "corpus/$t" | wc -l)" "$((after - before))" "$ran"
     [ "$ran" -eq 0 ] || status=1
 done
 exit "$status"

@@ -12,9 +12,11 @@ where
 {
     match tokio::task::spawn_blocking(f).await {
         Ok(value) => value,
-        // Not a panic: cancelled, which only a runtime shutting down does;
-        // this task is being dropped with it, so nobody is waiting for `T`.
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled, which only a runtime shutting down does (a blocking task
+        // that has started cannot be): this task is being dropped with it, so
+        // nobody is waiting for `T`. Wait with it rather than panic.
+        Err(_) => std::future::pending().await,
     }
 }
 

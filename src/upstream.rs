@@ -1,17 +1,29 @@
-//! The pooled TLS client used for every call to Zoho (API and accounts).
+//! The TLS client used for every call to Zoho (API and accounts), with its
+//! own connections: one HTTP/2 connection per host carrying every request,
+//! or a pool of kept HTTP/1.1 connections.
 //!
-//! HTTP/1.1 and HTTP/2 are negotiated with ALPN; only `https` is allowed; the
-//! client never follows redirects (hyper has no redirect logic).
+//! Only `https` is allowed; the client never follows redirects. A host is
+//! found by a short scan of the hosts this client has called (a credential
+//! calls two: its API and its accounts server), not a hashed pool key: the
+//! general-purpose pool this replaces (hyper-util's) cost about 10,000
+//! instructions per request (bench/README.md). A request that a kept
+//! connection refused before writing a byte (it had just closed) goes again
+//! on another; one that may have reached Zoho never does.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::header::HOST;
+use http::uri::{PathAndQuery, Scheme};
+use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::CertificateDer;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
 use crate::body::ProxyBody;
 use crate::tls::{client_config, TlsError};
@@ -62,9 +74,56 @@ impl std::str::FromStr for UpstreamHttp {
 const H2_STREAM_WINDOW: u32 = 2 << 20;
 const H2_CONNECTION_WINDOW: u32 = 5 << 20;
 
+/// Per-address TCP connect deadline.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive probes start after this long without traffic.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+/// HTTP/2 PING interval on the shared connection.
+const H2_KEEPALIVE: Duration = Duration::from_secs(30);
+/// A kept HTTP/1.1 connection unused this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
 #[derive(Clone)]
 pub struct UpstreamClient {
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tls: TlsConnector,
+    version: UpstreamHttp,
+    /// Every host called so far; a handful at most.
+    hosts: RwLock<Vec<Arc<Host>>>,
+}
+
+/// One `host:port` and the connections to it.
+struct Host {
+    name: String,
+    port: u16,
+    server_name: ServerName<'static>,
+    /// `Host` over HTTP/1.1: the URI's authority, the port only when not 443.
+    host_header: HeaderValue,
+    /// The shared HTTP/2 connection, while it lives.
+    h2: Mutex<Option<http2::SendRequest<ProxyBody>>>,
+    /// Held while an HTTP/2 connection is being made: the requests that
+    /// arrive meanwhile wait for it instead of each opening their own.
+    h2_connecting: tokio::sync::Mutex<()>,
+    /// The server did not offer HTTP/2 in ALPN: HTTP/1.1 from then on.
+    h1_only: AtomicBool,
+    /// Kept HTTP/1.1 connections, ready for a request, newest last.
+    idle: Mutex<Vec<(http1::SendRequest<ProxyBody>, Instant)>>,
+}
+
+enum Conn {
+    H1(http1::SendRequest<ProxyBody>),
+    H2(http2::SendRequest<ProxyBody>),
+}
+
+/// A failure before a response head, without the host (added by `send`).
+enum Failure {
+    /// Nothing was sent.
+    Connect(String),
+    /// The request may have been sent.
+    Exchange(String),
 }
 
 impl UpstreamClient {
@@ -72,45 +131,22 @@ impl UpstreamClient {
         extra_roots: &[CertificateDer<'static>],
         version: UpstreamHttp,
     ) -> Result<Self, TlsError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        http.set_keepalive(Some(Duration::from_secs(60)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(client_config(extra_roots)?)
-            .https_only()
-            .enable_http1();
-        let https = match version {
-            UpstreamHttp::Http2 => https.enable_http2().wrap_connector(http),
-            UpstreamHttp::Http1 => https.wrap_connector(http),
+        let mut tls = client_config(extra_roots)?;
+        tls.alpn_protocols = match version {
+            UpstreamHttp::Http2 => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            UpstreamHttp::Http1 => vec![b"http/1.1".to_vec()],
         };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            // Over HTTP/1.1 every request in flight holds a connection; with
-            // fewer kept idle than were busy, each burst pays new TLS
-            // handshakes (measured: 336 instead of ~100 us of CPU per
-            // request at 1,000 in flight with 64 kept). Their number is
-            // bounded by the requests in flight, so by max_connections,
-            // and idle ones close after 90 s (~20 KiB each).
-            .pool_max_idle_per_host(usize::MAX)
-            // One HTTP/2 connection carries every request to a host, so its
-            // windows must hold many answers at once. Not adaptive windows:
-            // they start at 64 KiB, and h2 closes a connection
-            // (ENHANCE_YOUR_CALM, "too_many_data_frames") once small DATA
-            // frames buffered on it pass half the connection window; under
-            // 1,000 concurrent requests that failed every request on it
-            // (bench/soak.sh). Fixed windows, large enough for throughput.
-            .http2_initial_stream_window_size(H2_STREAM_WINDOW)
-            .http2_initial_connection_window_size(H2_CONNECTION_WINDOW)
-            .http2_keep_alive_interval(Some(Duration::from_secs(30)))
-            .timer(hyper_util::rt::TokioTimer::new())
-            .build(https);
-        Ok(UpstreamClient { client })
+        Ok(UpstreamClient {
+            inner: Arc::new(Inner {
+                tls: TlsConnector::from(Arc::new(tls)),
+                version,
+                hosts: RwLock::new(Vec::new()),
+            }),
+        })
     }
 
-    /// Sends a request (absolute URI) and waits at most `timeout` for the
-    /// response head. The body then streams without a deadline.
+    /// Sends a request (absolute `https` URI) and waits at most `timeout` for
+    /// the response head. The body then streams without a deadline.
     pub async fn send(
         &self,
         req: Request<ProxyBody>,
@@ -119,22 +155,297 @@ impl UpstreamClient {
         // Shared, not copied: only an error spells it out.
         let authority = req.uri().authority().cloned();
         let host = move || authority.map(|a| a.to_string()).unwrap_or_default();
-        match tokio::time::timeout(timeout, self.client.request(req)).await {
+        match tokio::time::timeout(timeout, self.inner.request(req)).await {
             Err(_) => Err(SendError::Timeout {
                 host: host(),
                 after: timeout,
             }),
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => {
-                let reason = error_chain(&e);
-                let host = host();
-                if e.is_connect() {
-                    Err(SendError::Connect { host, reason })
-                } else {
-                    Err(SendError::Exchange { host, reason })
+            Ok(Err(Failure::Connect(reason))) => Err(SendError::Connect {
+                host: host(),
+                reason,
+            }),
+            Ok(Err(Failure::Exchange(reason))) => Err(SendError::Exchange {
+                host: host(),
+                reason,
+            }),
+        }
+    }
+}
+
+impl Inner {
+    async fn request(&self, mut req: Request<ProxyBody>) -> Result<Response<Incoming>, Failure> {
+        let host = self.host(req.uri())?;
+        // A kept connection may have closed since its last answer; the
+        // request it refused unsent goes on the next one. A new
+        // connection's refusal is final.
+        loop {
+            let (conn, kept) = host.checkout(self).await?;
+            let sent = match conn {
+                Conn::H2(mut tx) => {
+                    host.absolute(&mut req)?;
+                    tx.try_send_request(req).await
+                }
+                Conn::H1(mut tx) => {
+                    host.origin_form(&mut req);
+                    let sent = tx.try_send_request(req).await;
+                    if sent.is_ok() {
+                        host.keep_when_ready(tx);
+                    }
+                    sent
+                }
+            };
+            match sent {
+                Ok(resp) => return Ok(resp),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if kept => req = unsent,
+                    Some(_) => return Err(Failure::Connect(error_chain(e.error()))),
+                    None => return Err(Failure::Exchange(error_chain(e.error()))),
+                },
+            }
+        }
+    }
+
+    /// The host of an `https` URI, added on first use.
+    fn host(&self, uri: &Uri) -> Result<Arc<Host>, Failure> {
+        if uri.scheme() != Some(&Scheme::HTTPS) {
+            return Err(Failure::Connect(format!(
+                "only https URLs are called, not {:?}",
+                uri.scheme_str().unwrap_or("")
+            )));
+        }
+        let name = uri
+            .host()
+            .ok_or_else(|| Failure::Connect("the URL has no host".to_owned()))?;
+        let port = uri.port_u16().unwrap_or(443);
+        let find = |hosts: &[Arc<Host>]| {
+            hosts
+                .iter()
+                .find(|h| h.port == port && h.name == name)
+                .cloned()
+        };
+        if let Some(found) = find(&self.hosts.read().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(found);
+        }
+        let mut hosts = self.hosts.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = find(&hosts) {
+            return Ok(found);
+        }
+        let host = Arc::new(Host::new(name, port)?);
+        hosts.push(host.clone());
+        tokio::spawn(close_idle(Arc::downgrade(&host)));
+        Ok(host)
+    }
+
+    /// A TLS connection to `host`, speaking what ALPN settled on.
+    async fn connect(&self, host: &Host) -> Result<Conn, Failure> {
+        let tcp = host.tcp().await?;
+        let tls = self
+            .tls
+            .connect(host.server_name.clone(), tcp)
+            .await
+            .map_err(|e| Failure::Connect(format!("TLS handshake: {}", error_chain(&e))))?;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(tls);
+        let handshake = |e: hyper::Error| Failure::Connect(error_chain(&e));
+        if h2 {
+            let (tx, conn) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                // One connection carries every request to a host, so its
+                // windows must hold many answers at once. Not adaptive
+                // windows: they start at 64 KiB, and h2 closes a connection
+                // (ENHANCE_YOUR_CALM, "too_many_data_frames") once small
+                // DATA frames buffered on it pass half the connection
+                // window; under 1,000 concurrent requests that failed every
+                // request on it (bench/soak.sh). Fixed and large enough.
+                .initial_stream_window_size(H2_STREAM_WINDOW)
+                .initial_connection_window_size(H2_CONNECTION_WINDOW)
+                .keep_alive_interval(H2_KEEPALIVE)
+                .handshake(io)
+                .await
+                .map_err(handshake)?;
+            tokio::spawn(run(conn));
+            Ok(Conn::H2(tx))
+        } else {
+            let (tx, conn) = http1::handshake(io).await.map_err(handshake)?;
+            tokio::spawn(run(conn));
+            Ok(Conn::H1(tx))
+        }
+    }
+}
+
+/// Drives a connection until it closes.
+async fn run<F: std::future::Future<Output = Result<(), hyper::Error>>>(conn: F) {
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %error_chain(&e), "connection to Zoho ended");
+    }
+}
+
+impl Host {
+    fn new(name: &str, port: u16) -> Result<Host, Failure> {
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        let server_name = ServerName::try_from(bare.to_owned())
+            .map_err(|e| Failure::Connect(format!("{name} is not a host name: {e}")))?;
+        let authority = if port == 443 {
+            name.to_owned()
+        } else {
+            format!("{name}:{port}")
+        };
+        let host_header = HeaderValue::try_from(authority)
+            .map_err(|e| Failure::Connect(format!("{name}: {e}")))?;
+        Ok(Host {
+            name: name.to_owned(),
+            port,
+            server_name,
+            host_header,
+            h2: Mutex::new(None),
+            h2_connecting: tokio::sync::Mutex::new(()),
+            h1_only: AtomicBool::new(false),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A connection for one request, and whether it was kept from before.
+    async fn checkout(&self, client: &Inner) -> Result<(Conn, bool), Failure> {
+        if client.version == UpstreamHttp::Http2 && !self.h1_only.load(Ordering::Relaxed) {
+            if let Some(tx) = self.live_h2() {
+                return Ok((Conn::H2(tx), true));
+            }
+            let _connecting = self.h2_connecting.lock().await;
+            if let Some(tx) = self.live_h2() {
+                return Ok((Conn::H2(tx), true));
+            }
+            if !self.h1_only.load(Ordering::Relaxed) {
+                let conn = client.connect(self).await?;
+                match &conn {
+                    Conn::H2(tx) => *self.lock_h2() = Some(tx.clone()),
+                    Conn::H1(_) => self.h1_only.store(true, Ordering::Relaxed),
+                }
+                return Ok((conn, false));
+            }
+        }
+        if let Some(tx) = self.take_idle() {
+            return Ok((Conn::H1(tx), true));
+        }
+        Ok((client.connect(self).await?, false))
+    }
+
+    fn lock_h2(&self) -> std::sync::MutexGuard<'_, Option<http2::SendRequest<ProxyBody>>> {
+        self.h2.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn live_h2(&self) -> Option<http2::SendRequest<ProxyBody>> {
+        let mut h2 = self.lock_h2();
+        match &*h2 {
+            Some(tx) if !tx.is_closed() => Some(tx.clone()),
+            Some(_) => {
+                *h2 = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn lock_idle(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(http1::SendRequest<ProxyBody>, Instant)>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most recently kept connection that is still open and ready.
+    fn take_idle(&self) -> Option<http1::SendRequest<ProxyBody>> {
+        let mut idle = self.lock_idle();
+        while let Some((tx, since)) = idle.pop() {
+            if tx.is_ready() && since.elapsed() < IDLE_TIMEOUT {
+                return Some(tx);
+            }
+        }
+        None
+    }
+
+    /// Keeps an HTTP/1.1 connection once its answer has been read to the
+    /// end; one whose answer is dropped unread closes instead.
+    fn keep_when_ready(self: &Arc<Self>, mut tx: http1::SendRequest<ProxyBody>) {
+        let host = self.clone();
+        tokio::spawn(async move {
+            if tx.ready().await.is_ok() {
+                host.lock_idle().push((tx, Instant::now()));
+            }
+        });
+    }
+
+    /// Over HTTP/1.1 the target is origin-form and the authority is `Host`.
+    fn origin_form(&self, req: &mut Request<ProxyBody>) {
+        if req.uri().scheme().is_some() {
+            let target = req
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            *req.uri_mut() = Uri::from(target);
+        }
+        req.headers_mut()
+            .entry(HOST)
+            .or_insert_with(|| self.host_header.clone());
+    }
+
+    /// Over HTTP/2 the target is absolute (`:scheme`, `:authority`): only a
+    /// request that went out over HTTP/1.1 first lacks them.
+    fn absolute(&self, req: &mut Request<ProxyBody>) -> Result<(), Failure> {
+        if req.uri().scheme().is_none() {
+            let mut parts = req.uri().clone().into_parts();
+            parts.scheme = Some(Scheme::HTTPS);
+            parts.authority = Some(
+                self.host_header
+                    .to_str()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|e| Failure::Connect(format!("{}: {e}", self.name)))?,
+            );
+            *req.uri_mut() = Uri::from_parts(parts)
+                .map_err(|e| Failure::Connect(format!("{}: {e}", self.name)))?;
+            req.headers_mut().remove(HOST);
+        }
+        Ok(())
+    }
+
+    /// TCP to the first of the host's addresses that answers.
+    async fn tcp(&self) -> Result<TcpStream, Failure> {
+        let bare = self.name.trim_start_matches('[').trim_end_matches(']');
+        let addrs = tokio::net::lookup_host((bare, self.port))
+            .await
+            .map_err(|e| Failure::Connect(format!("resolving {}: {e}", self.name)))?;
+        let mut last = format!("{} has no address", self.name);
+        for addr in addrs {
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let keepalive = socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE);
+                    let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(&keepalive);
+                    return Ok(tcp);
+                }
+                Ok(Err(e)) => last = format!("tcp connect to {addr}: {e}"),
+                Err(_) => {
+                    last = format!(
+                        "tcp connect to {addr}: no answer within {}s",
+                        CONNECT_TIMEOUT.as_secs()
+                    )
                 }
             }
         }
+        Err(Failure::Connect(last))
+    }
+}
+
+/// Closes kept HTTP/1.1 connections idle past [`IDLE_TIMEOUT`], until the
+/// host's client is gone.
+async fn close_idle(host: Weak<Host>) {
+    let mut tick = tokio::time::interval(IDLE_TIMEOUT / 3);
+    loop {
+        tick.tick().await;
+        let Some(host) = host.upgrade() else { return };
+        host.lock_idle()
+            .retain(|(tx, since)| !tx.is_closed() && since.elapsed() < IDLE_TIMEOUT);
     }
 }
 
@@ -151,4 +462,193 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(all(test, feature = "demo"))]
+mod tests {
+    use super::*;
+    use crate::body::{empty, ProxyBody};
+    use crate::tls::TestCa;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    /// A TLS server on a free port that counts the connections it accepts
+    /// and serves each with `serve`.
+    async fn server<F, Fut>(alpn: &[&[u8]], serve: F) -> (String, TestCa, Arc<AtomicUsize>)
+    where
+        F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let ca = TestCa::generate().unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(ca.server_config(alpn).unwrap()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        let serve = Arc::new(serve);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let (acceptor, serve) = (acceptor.clone(), serve.clone());
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        serve(tls).await;
+                    }
+                });
+            }
+        });
+        (url, ca, accepted)
+    }
+
+    /// Serves HTTP/1.1 or HTTP/2 (by ALPN) with hyper: "ok" to everything.
+    async fn hyper_serve(tls: tokio_rustls::server::TlsStream<TcpStream>) {
+        let service = hyper::service::service_fn(|_req| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(
+                b"ok",
+            ))))
+        });
+        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(tls), service)
+            .await;
+    }
+
+    fn get(url: &str) -> Request<ProxyBody> {
+        Request::get(format!("{url}/crm/v8/Leads?page=2"))
+            .body(empty())
+            .unwrap()
+    }
+
+    async fn call(client: &UpstreamClient, url: &str) -> Result<String, SendError> {
+        let resp = client.send(get(url), Duration::from_secs(10)).await?;
+        assert_eq!(resp.status(), 200);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn http1_connections_are_kept_and_reused() {
+        let (url, ca, accepted) = server(&[b"http/1.1"], hyper_serve).await;
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http1).unwrap();
+        for _ in 0..5 {
+            assert_eq!(call(&client, &url).await.unwrap(), "ok");
+            kept(&client).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// Waits until the connection that carried the last answer is kept
+    /// (it goes back once its answer is read, from a task).
+    async fn kept(client: &UpstreamClient) {
+        let host = client.inner.hosts.read().unwrap()[0].clone();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while host.lock_idle().is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("the connection was kept");
+    }
+
+    #[tokio::test]
+    async fn concurrent_first_requests_share_one_http2_connection() {
+        let (url, ca, accepted) = server(&[b"h2", b"http/1.1"], hyper_serve).await;
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http2).unwrap();
+        let calls: Vec<_> = (0..20)
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move { call(&client, &url).await.unwrap() })
+            })
+            .collect();
+        for c in calls {
+            assert_eq!(c.await.unwrap(), "ok");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_server_without_http2_gets_http1_from_then_on() {
+        let (url, ca, accepted) = server(&[b"http/1.1"], hyper_serve).await;
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http2).unwrap();
+        for _ in 0..3 {
+            assert_eq!(call(&client, &url).await.unwrap(), "ok");
+            kept(&client).await;
+        }
+        let host = client.inner.hosts.read().unwrap()[0].clone();
+        assert!(host.h1_only.load(Ordering::Relaxed));
+        assert!(host.lock_h2().is_none());
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// Answers one request per connection while announcing keep-alive, then
+    /// closes it: the kept connection is closed under the client.
+    async fn one_then_close(mut tls: tokio_rustls::server::TlsStream<TcpStream>) {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tls
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok")
+            .await;
+        let _ = tls.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_is_not_used() {
+        let (url, ca, accepted) = server(&[b"http/1.1"], one_then_close).await;
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http1).unwrap();
+        for round in 1..=3 {
+            assert_eq!(call(&client, &url).await.unwrap(), "ok");
+            // Until the client has seen the close (the connection, kept,
+            // then reports closed), so the next request must not take it.
+            let host = client.inner.hosts.read().unwrap()[0].clone();
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while host.lock_idle().iter().any(|(tx, _)| !tx.is_closed()) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .await
+            .expect("the close was seen");
+            assert_eq!(accepted.load(Ordering::SeqCst), round);
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_and_unknown_roots_fail_before_anything_is_sent() {
+        let (url, _ca, _) = server(&[b"http/1.1"], hyper_serve).await;
+        let other = TestCa::generate().unwrap();
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&other.ca_cert), UpstreamHttp::Http2).unwrap();
+        match call(&client, &url).await {
+            Err(SendError::Connect { host, reason }) => {
+                assert_eq!(host, url.trim_start_matches("https://"));
+                assert!(
+                    reason.contains("TLS handshake") && reason.contains("certificate"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected a connect error, got {:?}", other.map(|_| ())),
+        }
+        let plain = url.replace("https:", "http:");
+        match call(&client, &plain).await {
+            Err(SendError::Connect { reason, .. }) => {
+                assert!(reason.contains("only https"), "{reason}")
+            }
+            other => panic!("expected a connect error, got {:?}", other.map(|_| ())),
+        }
+    }
 }

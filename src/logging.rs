@@ -239,10 +239,35 @@ fn string(w: &mut String, text: &str) -> fmt::Result {
 /// does: `"` `\` and control characters; everything else as is.
 struct Escaped<'a, W: fmt::Write>(&'a mut W);
 
+/// Whether a byte needs a JSON escape.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any byte of `text` needs a JSON escape, eight bytes at a time
+/// (exact, by the "has a byte less than n" and "has a zero byte" word
+/// tricks); the log line's fields are scanned once each per request.
+fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let less_than = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let has = |w: u64, b: u8| less_than(w ^ (ONES * u64::from(b)), 1);
+    let mut words = text.chunks_exact(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_ne_bytes(bytes);
+        if less_than(w, 0x20) || has(w, b'"') || has(w, b'\\') {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| escaped(b))
+}
+
 impl<W: fmt::Write> fmt::Write for Escaped<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         // Most text needs no escape at all: one pass to check, one write.
-        if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        if !needs_escape(text.as_bytes()) {
             return self.0.write_str(text);
         }
         let mut plain = 0;
@@ -273,6 +298,24 @@ impl<W: fmt::Write> fmt::Write for Escaped<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_word_scan_agrees_with_the_byte_scan(text in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            proptest::prop_assert_eq!(needs_escape(&text), text.iter().any(|&b| escaped(b)));
+        }
+    }
+
+    #[test]
+    fn every_escaped_byte_is_found_at_every_position() {
+        for b in 0..=255u8 {
+            for at in 0..19 {
+                let mut text = vec![b'a'; 19];
+                text[at] = b;
+                assert_eq!(needs_escape(&text), escaped(b), "byte {b:#x} at {at}");
+            }
+        }
+    }
     use std::io;
     use std::sync::{Arc, Mutex};
     use tracing_subscriber::fmt::MakeWriter;

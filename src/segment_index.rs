@@ -13,13 +13,15 @@
 
 use std::collections::HashMap;
 
+use crate::hash::FnvBuild;
+
 /// How deep into a template a key may be.
 pub const MAX_KEY_DEPTH: usize = 16;
 
 #[derive(Debug, Default)]
 pub struct SegmentIndex {
     /// By segment position: literal → positions in the table, ascending.
-    keyed: Vec<HashMap<String, Vec<usize>>>,
+    keyed: Vec<HashMap<String, Vec<usize>, FnvBuild>>,
     /// Templates without a key, ascending.
     unkeyed: Vec<usize>,
 }
@@ -44,7 +46,7 @@ impl SegmentIndex {
             match key {
                 Some((depth, literal)) => {
                     if index.keyed.len() <= *depth {
-                        index.keyed.resize_with(depth + 1, HashMap::new);
+                        index.keyed.resize_with(depth + 1, HashMap::default);
                     }
                     index.keyed[*depth]
                         .entry((*literal).to_owned())

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use http::header::HOST;
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
@@ -97,6 +97,8 @@ struct Inner {
 
 /// One `host:port` and the connections to it.
 struct Host {
+    /// As in the URIs that call it.
+    authority: String,
     name: String,
     port: u16,
     server_name: ServerName<'static>,
@@ -214,14 +216,15 @@ impl Inner {
                 uri.scheme_str().unwrap_or("")
             )));
         }
-        let name = uri
-            .host()
+        let authority = uri
+            .authority()
             .ok_or_else(|| Failure::Connect("the URL has no host".to_owned()))?;
-        let port = uri.port_u16().unwrap_or(443);
+        // By the authority as written (parsing out host and port costs more
+        // than the whole scan): `host` and `host:443` are two entries.
         let find = |hosts: &[Arc<Host>]| {
             hosts
                 .iter()
-                .find(|h| h.port == port && h.name == name)
+                .find(|h| h.authority == authority.as_str())
                 .cloned()
         };
         if let Some(found) = find(&self.hosts.read().unwrap_or_else(PoisonError::into_inner)) {
@@ -231,7 +234,7 @@ impl Inner {
         if let Some(found) = find(&hosts) {
             return Ok(found);
         }
-        let host = Arc::new(Host::new(name, port)?);
+        let host = Arc::new(Host::new(authority)?);
         hosts.push(host.clone());
         tokio::spawn(close_idle(Arc::downgrade(&host)));
         Ok(host)
@@ -282,18 +285,21 @@ async fn run<F: std::future::Future<Output = Result<(), hyper::Error>>>(conn: F)
 }
 
 impl Host {
-    fn new(name: &str, port: u16) -> Result<Host, Failure> {
+    fn new(authority: &Authority) -> Result<Host, Failure> {
+        let name = authority.host();
+        let port = authority.port_u16().unwrap_or(443);
         let bare = name.trim_start_matches('[').trim_end_matches(']');
         let server_name = ServerName::try_from(bare.to_owned())
             .map_err(|e| Failure::Connect(format!("{name} is not a host name: {e}")))?;
-        let authority = if port == 443 {
+        let host_header = if port == 443 {
             name.to_owned()
         } else {
             format!("{name}:{port}")
         };
-        let host_header = HeaderValue::try_from(authority)
+        let host_header = HeaderValue::try_from(host_header)
             .map_err(|e| Failure::Connect(format!("{name}: {e}")))?;
         Ok(Host {
+            authority: authority.as_str().to_owned(),
             name: name.to_owned(),
             port,
             server_name,

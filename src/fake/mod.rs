@@ -458,6 +458,10 @@ async fn accept_loop(
             },
             _ = stopped.changed() => return,
         };
+        // As web servers do (nginx's tcp_nodelay is on by default): without
+        // it, Nagle holds the small frames of answers multiplexed on one
+        // HTTP/2 connection until the proxy's delayed ACK, up to 40 ms.
+        let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
         let state = state.clone();
         tokio::spawn(async move {

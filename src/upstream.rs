@@ -107,8 +107,11 @@ struct Host {
     /// The shared HTTP/2 connection, while it lives.
     h2: Mutex<Option<http2::SendRequest<ProxyBody>>>,
     /// Held while an HTTP/2 connection is being made: the requests that
-    /// arrive meanwhile wait for it instead of each opening their own.
-    h2_connecting: tokio::sync::Mutex<()>,
+    /// arrive meanwhile wait for it instead of each opening their own. It
+    /// keeps the last failure and when it ended: those that waited for that
+    /// attempt share its failure instead of each trying (and, with Zoho
+    /// unreachable, waiting out a connect timeout) in turn.
+    h2_connecting: tokio::sync::Mutex<Option<(Instant, String)>>,
     /// The server did not offer HTTP/2 in ALPN: HTTP/1.1 from then on.
     h1_only: AtomicBool,
     /// Kept HTTP/1.1 connections, ready for a request, newest last.
@@ -305,7 +308,7 @@ impl Host {
             server_name,
             host_header,
             h2: Mutex::new(None),
-            h2_connecting: tokio::sync::Mutex::new(()),
+            h2_connecting: tokio::sync::Mutex::new(None),
             h1_only: AtomicBool::new(false),
             idle: Mutex::new(Vec::new()),
         })
@@ -317,12 +320,25 @@ impl Host {
             if let Some(tx) = self.live_h2() {
                 return Ok((Conn::H2(tx), true));
             }
-            let _connecting = self.h2_connecting.lock().await;
+            let arrived = Instant::now();
+            let mut last_failure = self.h2_connecting.lock().await;
             if let Some(tx) = self.live_h2() {
                 return Ok((Conn::H2(tx), true));
             }
+            if let Some((ended, reason)) = &*last_failure {
+                if *ended >= arrived {
+                    return Err(Failure::Connect(reason.clone()));
+                }
+            }
             if !self.h1_only.load(Ordering::Relaxed) {
-                let conn = client.connect(self).await?;
+                let conn = match client.connect(self).await {
+                    Ok(conn) => conn,
+                    Err(failure) => {
+                        let (Failure::Connect(reason) | Failure::Exchange(reason)) = &failure;
+                        *last_failure = Some((Instant::now(), reason.clone()));
+                        return Err(failure);
+                    }
+                };
                 match &conn {
                     Conn::H2(tx) => *self.lock_h2() = Some(tx.clone()),
                     Conn::H1(_) => self.h1_only.store(true, Ordering::Relaxed),
@@ -578,6 +594,53 @@ mod tests {
             assert_eq!(c.await.unwrap(), "ok");
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_for_a_failed_http2_connection_share_its_failure() {
+        // Its TLS handshake starts late, so that every request is waiting
+        // for this one connection when it fails (a certificate of a CA the
+        // client does not trust).
+        let ca = TestCa::generate().unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(ca.server_config(&[b"h2"]).unwrap()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let _ = acceptor.accept(tcp).await;
+                });
+            }
+        });
+        let other = TestCa::generate().unwrap();
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&other.ca_cert), UpstreamHttp::Http2).unwrap();
+        let calls: Vec<_> = (0..10)
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move { call(&client, &url).await.map(|_| ()) })
+            })
+            .collect();
+        for c in calls {
+            match c.await.unwrap() {
+                Err(SendError::Connect { reason, .. }) => {
+                    assert!(reason.contains("certificate"), "{reason}")
+                }
+                other => panic!("expected a connect error, got {other:?}"),
+            }
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one attempt for all");
+        // A request that arrives after the failure tries again.
+        assert!(call(&client, &url).await.is_err());
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -349,7 +349,13 @@ impl Host {
         if let Some(tx) = self.take_idle() {
             return Ok((Conn::H1(tx), true));
         }
-        Ok((client.connect(self).await?, false))
+        let conn = client.connect(self).await?;
+        if let Conn::H2(tx) = &conn {
+            // Offered again (a server changed behind its name): shared.
+            *self.lock_h2() = Some(tx.clone());
+            self.h1_only.store(false, Ordering::Relaxed);
+        }
+        Ok((conn, false))
     }
 
     fn lock_h2(&self) -> std::sync::MutexGuard<'_, Option<http2::SendRequest<ProxyBody>>> {
@@ -641,6 +647,56 @@ mod tests {
         // A request that arrives after the failure tries again.
         assert!(call(&client, &url).await.is_err());
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn http2_offered_again_is_shared_again() {
+        let ca = TestCa::generate().unwrap();
+        let acceptor =
+            |alpn: &[&[u8]]| TlsAcceptor::from(Arc::new(ca.server_config(alpn).unwrap()));
+        let (h1, h2) = (acceptor(&[b"http/1.1"]), acceptor(&[b"h2", b"http/1.1"]));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let offer_h2 = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (offer, counter) = (offer_h2.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let acceptor = if offer.load(Ordering::SeqCst) {
+                    h2.clone()
+                } else {
+                    h1.clone()
+                };
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(tcp).await {
+                        hyper_serve(tls).await;
+                    }
+                });
+            }
+        });
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http2).unwrap();
+        assert_eq!(call(&client, &url).await.unwrap(), "ok");
+        kept(&client).await;
+        let host = client.inner.hosts.read().unwrap()[0].clone();
+        assert!(host.h1_only.load(Ordering::Relaxed));
+        // The server now offers HTTP/2 and the kept connection is gone.
+        offer_h2.store(true, Ordering::SeqCst);
+        host.lock_idle().clear();
+        for _ in 0..3 {
+            assert_eq!(call(&client, &url).await.unwrap(), "ok");
+        }
+        assert!(!host.h1_only.load(Ordering::Relaxed));
+        assert!(host.lock_h2().is_some());
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "one HTTP/2 connection for the three"
+        );
     }
 
     #[tokio::test]

@@ -54,7 +54,9 @@ hz="$(getconf CLK_TCK)"
 # Syscalls per request, where perf may count them (a tracepoint: needs root
 # or a low perf_event_paranoid).
 perf_ok=""
-command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -- true 2>&1 | grep -q "^ *[0-9]" && perf_ok=1
+# (Its output read whole first: `grep -q` quitting early would fail the pipe
+# under pipefail.)
+command -v perf >/dev/null && [[ "$(perf stat -e raw_syscalls:sys_enter -- true 2>&1)" =~ [0-9]+\ +raw_syscalls ]] && perf_ok=1
 results="$work/results.md"
 : >"$results"
 row() { echo "$*" | tee -a "$results"; }
@@ -229,6 +231,18 @@ measure() {
     [ -z "$counter" ] || syscalls="$(awk -F, -v n="$n" '/raw_syscalls/ && $1 + 0 > 0 { printf "%.1f", $1 / n }' "$work/perf.out")"
 }
 
+# The port and processes of WHO among the three proxies of a regime, started
+# on BASE (zoho-proxy-h2), BASE+2 (zoho-proxy-h1) and BASE+1 (nginx, whose
+# master is NGX): sets port and procs.
+pick() {
+    local who=$1 base=$2 h2=$3 h1=$4 ngx=$5
+    case $who in
+        zoho-proxy-h2) port=$base; procs=("$h2") ;;
+        zoho-proxy-h1) port=$((base + 2)); procs=("$h1") ;;
+        nginx) port=$((base + 1)); mapfile -t procs < <(family "$ngx" | tr ' ' '\n') ;;
+    esac
+}
+
 # Milliseconds from wrk's latency text (e.g. 1.23ms, 540.00us, 1.01s).
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
@@ -250,11 +264,7 @@ row "| round | proxy | load | req/s | p50 ms | p99 ms | CPU µs/req | syscalls/r
 row "|---|---|---|---|---|---|---|---|---|---|"
 for ((r = 1; r <= runs; r++)); do
     for who in zoho-proxy-h2 zoho-proxy-h1 nginx; do
-        case $who in
-            zoho-proxy-h2) port=18080; procs=($zp_h2) ;;
-            zoho-proxy-h1) port=18082; procs=($zp_h1) ;;
-            nginx) port=18081; procs=($(family "$ngx")) ;;
-        esac
+        pick "$who" 18080 "$zp_h2" "$zp_h1" "$ngx"
         l="$(load)"
         reset_peak "${procs[@]}"
         measure "http://127.0.0.1:$port/crm/v8/Leads" "$conns" "$duration" "$near_port" "${procs[@]}"
@@ -311,11 +321,7 @@ if [[ "$skip" != *" far "* ]]; then
             d50="$(ms "$p50")" d99="$(ms "$p99")"
             row "| $r | direct (wrk over TLS) | $l | $rps | $d50 | $d99 | — | — | $errors | — | — | $fc |"
             for who in zoho-proxy-h2 zoho-proxy-h1 nginx; do
-                case $who in
-                    zoho-proxy-h2) port=18090; procs=($far_h2) ;;
-                    zoho-proxy-h1) port=18092; procs=($far_h1) ;;
-                    nginx) port=18091; procs=($(family "$far_ngx")) ;;
-                esac
+                pick "$who" 18090 "$far_h2" "$far_h1" "$far_ngx"
                 l="$(load)"
                 reset_peak "${procs[@]}"
                 measure "http://127.0.0.1:$port/crm/v8/Leads" "$fc" "$duration" "$far_port" "${procs[@]}"

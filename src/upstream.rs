@@ -80,6 +80,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 /// HTTP/2 PING interval on the shared connection.
 const H2_KEEPALIVE: Duration = Duration::from_secs(30);
+/// How many kept connections may refuse a request unsent (they closed
+/// since their last answer) before it fails as never sent.
+const MAX_REFUSED: u32 = 8;
 /// A kept HTTP/1.1 connection unused this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -182,8 +185,9 @@ impl Inner {
     async fn request(&self, mut req: Request<ProxyBody>) -> Result<Response<Incoming>, Failure> {
         let host = self.host(req.uri())?;
         // A kept connection may have closed since its last answer; the
-        // request it refused unsent goes on the next one. A new
-        // connection's refusal is final.
+        // request it refused unsent goes on the next one (a few at most). A
+        // new connection's refusal is final.
+        let mut refused = 0;
         loop {
             let (conn, kept) = host.checkout(self).await?;
             let sent = match conn {
@@ -203,7 +207,10 @@ impl Inner {
             match sent {
                 Ok(resp) => return Ok(resp),
                 Err(mut e) => match e.take_message() {
-                    Some(unsent) if kept => req = unsent,
+                    Some(unsent) if kept && refused < MAX_REFUSED => {
+                        refused += 1;
+                        req = unsent;
+                    }
                     Some(_) => return Err(Failure::Connect(error_chain(e.error()))),
                     None => return Err(Failure::Exchange(error_chain(e.error()))),
                 },

@@ -164,14 +164,21 @@ async fn a_429_cools_down_the_whole_credential() {
         let h = h.clone();
         tokio::spawn(async move { h.get("/crm/v8/Leads/1").await.status })
     };
-    // Wait until the 429 has been answered, then send another request.
-    common::eventually(
-        "the first request reached Zoho",
-        Duration::from_secs(5),
-        || !h.fake.requests().is_empty(),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until the proxy has taken the 429 (it cools the credential
+    // down, then counts the retry), then send another request.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !h
+        .admin_get("/metrics")
+        .await
+        .text()
+        .contains(r#"zoho_proxy_retries_total{reason="429"} 1"#)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the 429 was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let second = h.get("/crm/v8/Leads/2").await;
     assert_eq!(second.status, StatusCode::OK);
     assert_eq!(first.await.unwrap(), StatusCode::OK);
@@ -357,7 +364,8 @@ async fn past_max_connections_accepting_waits_until_one_closes() {
             .unwrap();
         held.push(s);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // No wait needed: the kernel hands connections to accept() in the order
+    // they were made, so the proxy takes these two before the third.
     let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let addr = h.addr;
     let mut third = tokio::spawn(async move { common::raw_request(addr, head).await.0 });

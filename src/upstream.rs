@@ -17,6 +17,7 @@ use std::time::Duration;
 use http::header::HOST;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -83,6 +84,9 @@ const H2_KEEPALIVE: Duration = Duration::from_secs(30);
 /// How many kept connections may refuse a request unsent (they closed
 /// since their last answer) before it fails as never sent.
 const MAX_REFUSED: u32 = 8;
+/// How long a kept HTTP/1.1 connection given back as its answer ended may
+/// take to be ready for the next request before another is used.
+const GIVEN_BACK_WAIT: Duration = Duration::from_secs(1);
 /// A kept HTTP/1.1 connection unused this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -159,7 +163,7 @@ impl UpstreamClient {
         &self,
         req: Request<ProxyBody>,
         timeout: Duration,
-    ) -> Result<Response<Incoming>, SendError> {
+    ) -> Result<Response<UpstreamBody>, SendError> {
         // Shared, not copied: only an error spells it out.
         let authority = req.uri().authority().cloned();
         let host = move || authority.map(|a| a.to_string()).unwrap_or_default();
@@ -182,7 +186,10 @@ impl UpstreamClient {
 }
 
 impl Inner {
-    async fn request(&self, mut req: Request<ProxyBody>) -> Result<Response<Incoming>, Failure> {
+    async fn request(
+        &self,
+        mut req: Request<ProxyBody>,
+    ) -> Result<Response<UpstreamBody>, Failure> {
         let host = self.host(req.uri())?;
         // A kept connection may have closed since its last answer; the
         // request it refused unsent goes on the next one (a few at most). A
@@ -193,15 +200,16 @@ impl Inner {
             let sent = match conn {
                 Conn::H2(mut tx) => {
                     host.absolute(&mut req)?;
-                    tx.try_send_request(req).await
+                    tx.try_send_request(req)
+                        .await
+                        .map(|resp| resp.map(UpstreamBody::unpooled))
                 }
                 Conn::H1(mut tx) => {
                     host.origin_form(&mut req);
-                    let sent = tx.try_send_request(req).await;
-                    if sent.is_ok() {
-                        host.keep_when_ready(tx);
+                    match tx.try_send_request(req).await {
+                        Ok(resp) => Ok(resp.map(|body| UpstreamBody::pooled(body, &host, tx))),
+                        Err(e) => Err(e),
                     }
-                    sent
                 }
             };
             match sent {
@@ -287,6 +295,67 @@ impl Inner {
     }
 }
 
+/// An answer's body as Zoho sends it. Over HTTP/1.1 its connection goes
+/// back to the pool the moment the body has been read to the end, so the
+/// next request finds it (given back later, from a task, a request arriving
+/// in between opened another connection: 104-383 connections for 100
+/// requests in flight, bench/README.md). A body dropped unread, or broken,
+/// closes its connection.
+pub struct UpstreamBody {
+    body: Incoming,
+    keep: Option<(Arc<Host>, http1::SendRequest<ProxyBody>)>,
+}
+
+impl UpstreamBody {
+    fn unpooled(body: Incoming) -> Self {
+        UpstreamBody { body, keep: None }
+    }
+
+    fn pooled(body: Incoming, host: &Arc<Host>, tx: http1::SendRequest<ProxyBody>) -> Self {
+        let mut body = UpstreamBody {
+            body,
+            keep: Some((host.clone(), tx)),
+        };
+        // An empty answer (204, HEAD, `content-length: 0`) may never be read.
+        if body.body.is_end_stream() {
+            body.give_back();
+        }
+        body
+    }
+
+    fn give_back(&mut self) {
+        if let Some((host, tx)) = self.keep.take() {
+            host.lock_idle().push((tx, Instant::now()));
+        }
+    }
+}
+
+impl http_body::Body for UpstreamBody {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, hyper::Error>>> {
+        let frame = std::task::ready!(std::pin::Pin::new(&mut self.body).poll_frame(cx));
+        match &frame {
+            Some(Ok(_)) if !self.body.is_end_stream() => {}
+            Some(Ok(_)) | None => self.give_back(),
+            Some(Err(_)) => self.keep = None,
+        }
+        std::task::Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// Drives a connection until it closes.
 async fn run<F: std::future::Future<Output = Result<(), hyper::Error>>>(conn: F) {
     if let Err(e) = conn.await {
@@ -353,8 +422,15 @@ impl Host {
                 return Ok((conn, false));
             }
         }
-        if let Some(tx) = self.take_idle() {
-            return Ok((Conn::H1(tx), true));
+        while let Some(mut tx) = self.take_idle() {
+            if tx.is_ready() {
+                return Ok((Conn::H1(tx), true));
+            }
+            // Given back as its answer ended, a moment before its
+            // connection task finished with it.
+            if let Ok(Ok(())) = tokio::time::timeout(GIVEN_BACK_WAIT, tx.ready()).await {
+                return Ok((Conn::H1(tx), true));
+            }
         }
         let conn = client.connect(self).await?;
         if let Conn::H2(tx) = &conn {
@@ -387,26 +463,16 @@ impl Host {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The most recently kept connection that is still open and ready.
+    /// The most recently kept connection that is still open (it may not
+    /// be ready yet: see [`UpstreamBody`]).
     fn take_idle(&self) -> Option<http1::SendRequest<ProxyBody>> {
         let mut idle = self.lock_idle();
         while let Some((tx, since)) = idle.pop() {
-            if tx.is_ready() && since.elapsed() < IDLE_TIMEOUT {
+            if !tx.is_closed() && since.elapsed() < IDLE_TIMEOUT {
                 return Some(tx);
             }
         }
         None
-    }
-
-    /// Keeps an HTTP/1.1 connection once its answer has been read to the
-    /// end; one whose answer is dropped unread closes instead.
-    fn keep_when_ready(self: &Arc<Self>, mut tx: http1::SendRequest<ProxyBody>) {
-        let host = self.clone();
-        tokio::spawn(async move {
-            if tx.ready().await.is_ok() {
-                host.lock_idle().push((tx, Instant::now()));
-            }
-        });
     }
 
     /// Over HTTP/1.1 the target is origin-form and the authority is `Host`.
@@ -542,13 +608,18 @@ mod tests {
         (url, ca, accepted)
     }
 
-    /// Serves HTTP/1.1 or HTTP/2 (by ALPN) with hyper: "ok" to everything.
+    /// Serves HTTP/1.1 or HTTP/2 (by ALPN) with hyper: "ok" to everything,
+    /// but 204 without a body to a path ending in `/empty`.
     async fn hyper_serve(tls: tokio_rustls::server::TlsStream<TcpStream>) {
-        let service = hyper::service::service_fn(|_req| async {
-            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(
-                b"ok",
-            ))))
-        });
+        let service =
+            hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                let mut resp = http::Response::new(Full::new(Bytes::from_static(b"ok")));
+                if req.uri().path().ends_with("/empty") {
+                    *resp.body_mut() = Full::new(Bytes::new());
+                    *resp.status_mut() = http::StatusCode::NO_CONTENT;
+                }
+                Ok::<_, std::convert::Infallible>(resp)
+            });
         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
             .serve_connection(TokioIo::new(tls), service)
             .await;
@@ -574,9 +645,44 @@ mod tests {
             UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http1).unwrap();
         for _ in 0..5 {
             assert_eq!(call(&client, &url).await.unwrap(), "ok");
-            kept(&client).await;
+            // Back in the pool as soon as its answer was read to the end.
+            let host = client.inner.hosts.read().unwrap()[0].clone();
+            assert_eq!(host.lock_idle().len(), 1);
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_dropped_unread_closes_its_connection_and_an_empty_one_does_not() {
+        let (url, ca, accepted) = server(&[b"http/1.1"], hyper_serve).await;
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http1).unwrap();
+        let resp = client
+            .send(get(&url), Duration::from_secs(10))
+            .await
+            .unwrap();
+        drop(resp);
+        assert_eq!(call(&client, &url).await.unwrap(), "ok");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "the unread answer's connection closed"
+        );
+        // A 204 has no body to read: its connection goes back at once.
+        let empty = Request::get(format!("{url}/crm/v8/empty"))
+            .body(empty())
+            .unwrap();
+        let resp = client.send(empty, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(resp.status(), 204);
+        let host = client.inner.hosts.read().unwrap()[0].clone();
+        assert_eq!(host.lock_idle().len(), 1);
+        drop(resp);
+        assert_eq!(call(&client, &url).await.unwrap(), "ok");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "the 204's connection was reused"
+        );
     }
 
     /// Waits until the connection that carried the last answer is kept

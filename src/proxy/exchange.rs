@@ -31,7 +31,7 @@ use crate::limit::Permit;
 use crate::retry::{Attempt, Next, Progress};
 use crate::token::rejection::{dead_token_code, Product};
 use crate::token::AccessToken;
-use crate::upstream::SendError;
+use crate::upstream::{SendError, UpstreamBody};
 
 /// How much of a 401 answer is read to see whether the token was the problem.
 const MAX_401_INSPECTED: usize = 64 * 1024;
@@ -378,7 +378,7 @@ fn build_uri(
 }
 
 /// Zoho's answer with clean headers, its body kept to `pace`.
-fn without_hop_by_hop(resp: Response<Incoming>, pace: Pace) -> Response<ProxyBody> {
+fn without_hop_by_hop(resp: Response<UpstreamBody>, pace: Pace) -> Response<ProxyBody> {
     let (mut parts, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut parts.headers);
     Response::from_parts(parts, boxed(Paced::new(body, pace)))

@@ -8,12 +8,10 @@
 /// The token cache names its credential with it; reload notices a changed
 /// config file with it.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    use std::hash::Hasher;
+    let mut hash = Fnv64::default();
+    hash.write(bytes);
+    hash.finish()
 }
 
 /// [`fnv1a64`] as a [`std::hash::Hasher`], for maps whose keys are all

@@ -206,10 +206,9 @@ impl Inner {
                 }
                 Conn::H1(mut tx) => {
                     host.origin_form(&mut req);
-                    match tx.try_send_request(req).await {
-                        Ok(resp) => Ok(resp.map(|body| UpstreamBody::pooled(body, &host, tx))),
-                        Err(e) => Err(e),
-                    }
+                    tx.try_send_request(req)
+                        .await
+                        .map(|resp| resp.map(|body| UpstreamBody::pooled(body, &host, tx)))
                 }
             };
             match sent {
@@ -415,10 +414,7 @@ impl Host {
                         return Err(failure);
                     }
                 };
-                match &conn {
-                    Conn::H2(tx) => *self.lock_h2() = Some(tx.clone()),
-                    Conn::H1(_) => self.h1_only.store(true, Ordering::Relaxed),
-                }
+                self.learn(&conn);
                 return Ok((conn, false));
             }
         }
@@ -433,12 +429,21 @@ impl Host {
             }
         }
         let conn = client.connect(self).await?;
-        if let Conn::H2(tx) = &conn {
-            // Offered again (a server changed behind its name): shared.
-            *self.lock_h2() = Some(tx.clone());
-            self.h1_only.store(false, Ordering::Relaxed);
-        }
+        self.learn(&conn);
         Ok((conn, false))
+    }
+
+    /// What a new connection's ALPN says of the host: an HTTP/2 connection
+    /// becomes the shared one (also when offered again by a host that once
+    /// answered without it); an HTTP/1.1 one means HTTP/1.1 from then on.
+    fn learn(&self, conn: &Conn) {
+        match conn {
+            Conn::H2(tx) => {
+                *self.lock_h2() = Some(tx.clone());
+                self.h1_only.store(false, Ordering::Relaxed);
+            }
+            Conn::H1(_) => self.h1_only.store(true, Ordering::Relaxed),
+        }
     }
 
     fn lock_h2(&self) -> std::sync::MutexGuard<'_, Option<http2::SendRequest<ProxyBody>>> {
@@ -577,15 +582,13 @@ mod tests {
     use tokio::net::TcpListener;
     use tokio_rustls::TlsAcceptor;
 
-    /// A TLS server on a free port that counts the connections it accepts
-    /// and serves each with `serve`.
-    async fn server<F, Fut>(alpn: &[&[u8]], serve: F) -> (String, TestCa, Arc<AtomicUsize>)
+    /// A server on a free port (`https://localhost:PORT`) that counts the
+    /// connections it accepts and hands each to `serve`, in a task.
+    async fn listen<F, Fut>(serve: F) -> (String, Arc<AtomicUsize>)
     where
-        F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+        F: Fn(TcpStream) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        let ca = TestCa::generate().unwrap();
-        let acceptor = TlsAcceptor::from(Arc::new(ca.server_config(alpn).unwrap()));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!(
             "https://localhost:{}",
@@ -593,18 +596,34 @@ mod tests {
         );
         let accepted = Arc::new(AtomicUsize::new(0));
         let counter = accepted.clone();
-        let serve = Arc::new(serve);
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let (acceptor, serve) = (acceptor.clone(), serve.clone());
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(tcp).await {
-                        serve(tls).await;
-                    }
-                });
+                tokio::spawn(serve(tcp));
             }
         });
+        (url, accepted)
+    }
+
+    /// [`listen`] with TLS (a new test CA's certificate, `alpn` offered),
+    /// each connection served by `serve` once the handshake is done.
+    async fn server<F, Fut>(alpn: &[&[u8]], serve: F) -> (String, TestCa, Arc<AtomicUsize>)
+    where
+        F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let ca = TestCa::generate().unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(ca.server_config(alpn).unwrap()));
+        let serve = Arc::new(serve);
+        let (url, accepted) = listen(move |tcp| {
+            let (acceptor, serve) = (acceptor.clone(), serve.clone());
+            async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    serve(tls).await;
+                }
+            }
+        })
+        .await;
         (url, ca, accepted)
     }
 
@@ -722,23 +741,14 @@ mod tests {
         // client does not trust).
         let ca = TestCa::generate().unwrap();
         let acceptor = TlsAcceptor::from(Arc::new(ca.server_config(&[b"h2"]).unwrap()));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "https://localhost:{}",
-            listener.local_addr().unwrap().port()
-        );
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counter = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    let _ = acceptor.accept(tcp).await;
-                });
+        let (url, accepted) = listen(move |tcp| {
+            let acceptor = acceptor.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = acceptor.accept(tcp).await;
             }
-        });
+        })
+        .await;
         let other = TestCa::generate().unwrap();
         let client =
             UpstreamClient::new(std::slice::from_ref(&other.ca_cert), UpstreamHttp::Http2).unwrap();
@@ -768,29 +778,21 @@ mod tests {
         let acceptor =
             |alpn: &[&[u8]]| TlsAcceptor::from(Arc::new(ca.server_config(alpn).unwrap()));
         let (h1, h2) = (acceptor(&[b"http/1.1"]), acceptor(&[b"h2", b"http/1.1"]));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "https://localhost:{}",
-            listener.local_addr().unwrap().port()
-        );
         let offer_h2 = Arc::new(AtomicBool::new(false));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let (offer, counter) = (offer_h2.clone(), accepted.clone());
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let acceptor = if offer.load(Ordering::SeqCst) {
-                    h2.clone()
-                } else {
-                    h1.clone()
-                };
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(tcp).await {
-                        hyper_serve(tls).await;
-                    }
-                });
+        let offer = offer_h2.clone();
+        let (url, accepted) = listen(move |tcp| {
+            let acceptor = if offer.load(Ordering::SeqCst) {
+                h2.clone()
+            } else {
+                h1.clone()
+            };
+            async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    hyper_serve(tls).await;
+                }
             }
-        });
+        })
+        .await;
         let client =
             UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http2).unwrap();
         assert_eq!(call(&client, &url).await.unwrap(), "ok");

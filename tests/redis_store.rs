@@ -594,9 +594,11 @@ async fn a_grant_nobody_waits_for_is_released() {
     let store = store(&server).await;
     let keys = store.keys("acme");
     let req = pool_request(1, Duration::from_secs(30));
-    // Queued, then abandoned before its batch answers.
-    let gone = tokio::time::timeout(Duration::ZERO, store.admit(&keys, &req)).await;
-    assert!(gone.is_err(), "the caller gave up");
+    // Queued (polled once), then abandoned before its batch answers. (Not a
+    // zero timeout: that fires on the timer's next millisecond tick, and a
+    // fast Redis answered first.)
+    let gone = futures_util::FutureExt::now_or_never(store.admit(&keys, &req));
+    assert!(gone.is_none(), "the caller gave up");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match store.admit(&keys, &req).await.unwrap() {
@@ -697,6 +699,47 @@ async fn a_single_timeout_does_not_open_the_breaker() {
         granted(store.admit(&keys, &req).await.unwrap());
         assert!(store.is_up(), "one timeout alone opened the breaker");
     }
+}
+
+/// A batch that timed out but that Redis ran once its pause ended granted a
+/// slot to nobody; the next batch frees it first, instead of the slot
+/// staying taken for the whole lease.
+#[tokio::test]
+async fn a_grant_redis_made_after_the_caller_timed_out_is_released() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let keys = store.keys("acme");
+    let taken = |n: &'static str, what: &'static str| {
+        let (server, pool) = (&server, keys.pool().to_owned());
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while server.cmd(&["ZCARD", &pool]) != n {
+                assert!(Instant::now() < deadline, "{what}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let one_slot = pool_request(1, Duration::from_secs(30));
+    // Once first, so that the script is loaded (else the late batch fails
+    // with NOSCRIPT and grants nothing).
+    let first = granted(store.admit(&keys, &one_slot).await.unwrap());
+    store.release(&keys, &first);
+    taken("0", "the first lease was not released").await;
+    assert_eq!(server.cmd(&["CLIENT", "PAUSE", "300", "ALL"]), "OK");
+    assert_eq!(
+        store.admit(&keys, &one_slot).await,
+        Err(StoreError::Timeout(TIMEOUT))
+    );
+    taken("1", "Redis never ran the paused batch").await;
+    // The next admission's batch releases that grant before admitting.
+    let lease = granted(store.admit(&keys, &one_slot).await.unwrap());
+    assert_eq!(
+        server.cmd(&["ZCARD", keys.pool()]),
+        "1",
+        "only the new lease"
+    );
+    store.release(&keys, &lease);
+    taken("0", "the new lease was not released").await;
 }
 
 #[tokio::test]

@@ -13,6 +13,13 @@
 //! bounded by the timeout of its oldest admission, and an admission whose
 //! time ran out while the batch before it was in flight fails at once (the
 //! caller falls back to its local share) without being sent.
+//!
+//! A batch that failed after it may have been sent (a timeout: Redis paused
+//! or slow, a connection lost mid-call) may still be run by Redis, granting
+//! slots to callers who have gone local. Its leases become orphans, released
+//! at the head of the next batch that goes out (the script applies releases
+//! first): without that, each held a slot of the cluster-wide pool for the
+//! whole lease (15 s by default) after every stall.
 
 use std::sync::{Arc, Mutex, Weak};
 use tokio::time::Instant;
@@ -26,6 +33,9 @@ use super::{millis, Admission, AdmitRequest, Inner, Keys, LeaseId, StoreError, P
 const MAX_ADMISSIONS: usize = 128;
 /// Released leases per script call.
 const MAX_RELEASES: usize = 512;
+/// Orphaned leases kept while Redis fails (the oldest go first: they expire
+/// on their own anyway).
+const MAX_ORPHANS: usize = 4096;
 
 pub(super) const SCRIPT: &str = include_str!("scripts/admit.lua");
 
@@ -50,6 +60,10 @@ struct Queue {
 struct State {
     admissions: Vec<Pending>,
     releases: Vec<LeaseId>,
+    /// Leases of failed batches that Redis may grant anyway: released with
+    /// the next batch sent, never on their own (while Redis is down that
+    /// would spin).
+    orphans: Vec<LeaseId>,
 }
 
 struct Pending {
@@ -70,6 +84,14 @@ struct Entry {
 }
 
 impl Entry {
+    /// The lease this admission holds if granted.
+    fn lease(&self) -> LeaseId {
+        LeaseId {
+            id: self.id.clone(),
+            pools: self.pools.iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
+
     fn new(keys: &Keys, req: &AdmitRequest, id: String) -> Entry {
         let mut rates = Vec::new();
         let mut rate = |key: String, g: &super::Gcra| {
@@ -151,13 +173,21 @@ impl Admitter {
 /// Sends the batches of one queue, one at a time, until the store is gone.
 async fn run(inner: Weak<Inner>, keys: Keys, queue: Arc<Queue>, mut shutdown: watch::Receiver<()>) {
     loop {
-        let (admissions, releases) = {
+        let (admissions, releases, orphans) = {
             let mut state = lock(&queue.state);
             let a = state.admissions.len().min(MAX_ADMISSIONS);
             let r = state.releases.len().min(MAX_RELEASES);
+            let admissions = state.admissions.drain(..a).collect::<Vec<_>>();
+            let releases = state.releases.drain(..r).collect::<Vec<_>>();
+            let o = if admissions.is_empty() && releases.is_empty() {
+                0
+            } else {
+                state.orphans.len().min(MAX_RELEASES - r)
+            };
             (
-                state.admissions.drain(..a).collect::<Vec<_>>(),
-                state.releases.drain(..r).collect::<Vec<_>>(),
+                admissions,
+                releases,
+                state.orphans.drain(..o).collect::<Vec<_>>(),
             )
         };
         if admissions.is_empty() && releases.is_empty() {
@@ -167,21 +197,33 @@ async fn run(inner: Weak<Inner>, keys: Keys, queue: Arc<Queue>, mut shutdown: wa
             }
         }
         let Some(inner) = inner.upgrade() else { return };
-        let unclaimed = send(&inner, &keys, admissions, releases).await;
-        if !unclaimed.is_empty() {
-            lock(&queue.state).releases.extend(unclaimed);
-        }
+        let sent = send(&inner, &keys, admissions, releases, orphans).await;
+        let mut state = lock(&queue.state);
+        state.releases.extend(sent.unclaimed);
+        state.orphans.extend(sent.orphans);
+        let over = state.orphans.len().saturating_sub(MAX_ORPHANS);
+        state.orphans.drain(..over);
     }
 }
 
-/// One batch: returns the leases granted to callers that stopped waiting
-/// (to be released with the next batch).
+/// What a batch leaves to release.
+#[derive(Default)]
+struct Sent {
+    /// Granted to callers that stopped waiting: released with the next batch.
+    unclaimed: Vec<LeaseId>,
+    /// The batch failed, but Redis may run it yet: its admissions' leases,
+    /// and the orphans it carried.
+    orphans: Vec<LeaseId>,
+}
+
+/// One batch: the orphans' releases and `releases` first, then `admissions`.
 async fn send(
     inner: &Arc<Inner>,
     keys: &Keys,
     mut admissions: Vec<Pending>,
-    releases: Vec<LeaseId>,
-) -> Vec<LeaseId> {
+    mut releases: Vec<LeaseId>,
+    orphans: Vec<LeaseId>,
+) -> Sent {
     let now = Instant::now();
     // Admissions whose time ran out behind the previous batch are not sent.
     // So are those whose caller stopped waiting.
@@ -198,8 +240,12 @@ async fn send(
         false
     });
     if admissions.is_empty() && releases.is_empty() {
-        return Vec::new();
+        return Sent {
+            orphans,
+            ..Sent::default()
+        };
     }
+    releases.splice(0..0, orphans);
     let deadline = admissions.iter().map(|p| p.enqueued).min().unwrap_or(now) + inner.timeout;
     let cmd = command(inner, keys, &admissions, &releases);
     let op = if admissions.is_empty() {
@@ -230,15 +276,21 @@ async fn send(
         }
         _ => Err(StoreError::Protocol(format!("admit answered {r:?}"))),
     });
-    let mut unclaimed = Vec::new();
+    let mut sent = Sent::default();
+    if let Err(e) = &reply {
+        // Not sent at all only when the breaker refused it.
+        let maybe_run = !matches!(e, StoreError::Down);
+        sent.orphans = releases;
+        if maybe_run {
+            let holding = admissions.iter().filter(|p| !p.entry.pools.is_empty());
+            sent.orphans.extend(holding.map(|p| p.entry.lease()));
+        }
+    }
     for (i, p) in admissions.into_iter().enumerate() {
         let answer = match &reply {
             Err(e) => Err(e.clone()),
             Ok(answers) => match answers.get(2 * i..2 * i + 2) {
-                Some([1, _]) => Ok(Admission::Granted(LeaseId {
-                    id: p.entry.id,
-                    pools: p.entry.pools.into_iter().map(|(k, _)| k).collect(),
-                })),
+                Some([1, _]) => Ok(Admission::Granted(p.entry.lease())),
                 Some(&[0, wait]) if wait > 0 => Ok(Admission::Wait(
                     std::time::Duration::from_millis(wait as u64),
                 )),
@@ -246,10 +298,10 @@ async fn send(
             },
         };
         if let Err(Ok(Admission::Granted(lease))) = p.reply.send(answer) {
-            unclaimed.push(lease);
+            sent.unclaimed.push(lease);
         }
     }
-    unclaimed
+    sent
 }
 
 /// EVALSHA of the batch: the keys it names once each, then the arguments.

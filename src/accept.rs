@@ -1,8 +1,13 @@
 //! Accepting connections within a cap, and riding out fd exhaustion.
 //!
-//! - At most `max_connections` client connections are served at once: past
-//!   that, accepting waits (the kernel's backlog holds newcomers), so memory
-//!   stays bounded by the cap, not by what clients open.
+//! - At most `max_connections` client connections are served at once, over
+//!   all workers (they share the [`Slots`]): past that, a worker holds the
+//!   connection it accepted until a slot frees and accepts no other (the
+//!   kernel's backlog holds newcomers), so memory stays bounded by the cap,
+//!   not by what clients open. Accepting first, then waiting, keeps every
+//!   worker fair: a worker that waited for a slot before accepting could
+//!   take the freed slot while the waiting connection sat in another
+//!   worker's queue.
 //! - When `accept` fails (`EMFILE`/`ENFILE` when file descriptors run out,
 //!   or a connection reset before it was accepted), the loop backs off
 //!   exponentially, 5 ms doubling to 1 s, and says so at most once per
@@ -61,19 +66,26 @@ impl Backoff {
     }
 }
 
-/// A listener that serves at most `max` connections at once.
+/// The connections a listener's workers may serve at once.
+pub type Slots = Arc<Semaphore>;
+
+pub fn slots(max: usize) -> Slots {
+    Arc::new(Semaphore::new(max))
+}
+
+/// A listener that serves at most as many connections as `slots` allows.
 pub struct Acceptor {
     listener: TcpListener,
-    slots: Arc<Semaphore>,
+    slots: Slots,
     backoff: Backoff,
     what: &'static str,
 }
 
 impl Acceptor {
-    pub fn new(listener: TcpListener, max: usize, what: &'static str) -> Self {
+    pub fn new(listener: TcpListener, slots: Slots, what: &'static str) -> Self {
         Acceptor {
             listener,
-            slots: Arc::new(Semaphore::new(max)),
+            slots,
             backoff: Backoff::default(),
             what,
         }
@@ -82,6 +94,7 @@ impl Acceptor {
     /// The next connection, with the slot it holds until dropped. `None`
     /// only if the slots were closed, which nothing does.
     pub async fn accept(&mut self) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+        let (stream, peer) = self.next().await;
         let slot = match self.slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
@@ -92,11 +105,16 @@ impl Acceptor {
                 self.slots.clone().acquire_owned().await.ok()?
             }
         };
+        Some((stream, peer, slot))
+    }
+
+    /// The next connection accepted, riding out failures.
+    async fn next(&mut self) -> (TcpStream, SocketAddr) {
         loop {
             match self.listener.accept().await {
-                Ok((stream, peer)) => {
+                Ok(accepted) => {
                     self.backoff.succeeded();
-                    return Some((stream, peer, slot));
+                    return accepted;
                 }
                 Err(e) => {
                     let next = self.backoff.failed(Instant::now());

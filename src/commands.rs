@@ -41,8 +41,11 @@ pub fn describe(config: &Config) -> String {
     let _ = writeln!(out, "config: {} is valid", config.source);
     let _ = writeln!(
         out,
-        "listen: {} (admin: {})",
-        config.server.listen, config.admin.listen
+        "listen: {} (admin: {}), {} worker thread{}",
+        config.server.listen,
+        config.admin.listen,
+        config.server.workers,
+        if config.server.workers == 1 { "" } else { "s" }
     );
     for c in &config.credentials {
         let z = &c.zoho;

@@ -74,3 +74,4 @@ pub mod server;
 pub mod tls;
 pub mod token;
 pub mod upstream;
+pub mod workers;

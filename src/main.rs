@@ -285,7 +285,10 @@ impl Shutdown {
     }
 }
 
-#[tokio::main]
+// Current-thread: this thread is the proxy's worker 0 and runs the rest
+// (signals, reload, admin, token refresh); `[server] workers` adds the
+// others, each with its own runtime (`zoho_proxy::workers`).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Signal handlers before anything else (even logging): until they are

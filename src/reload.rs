@@ -43,6 +43,12 @@ fn reload_from(proxy: &Proxy, path: &Path) -> Result<Reloaded, ReloadError> {
             "listen addresses cannot change without a restart; the old ones stay in use"
         );
     }
+    if new.server.workers != old.server.workers {
+        tracing::warn!(
+            workers = old.server.workers,
+            "workers cannot change without a restart; the old count stays"
+        );
+    }
     let (routes, clients) = (new.routes.len(), new.clients.len());
     let new = Arc::new(new);
     let outcome = proxy.reload(new.clone())?;

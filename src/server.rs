@@ -1,9 +1,10 @@
 //! Listeners: the proxy itself, the admin endpoints, and graceful shutdown.
 //!
 //! [`start`] binds both listeners (port 0 works, which is how the tests run
-//! it), starts the token loop, and returns a [`Running`] handle whose
-//! [`Running::shutdown`] stops accepting, lets in-flight requests finish
-//! within `shutdown_grace`, and returns.
+//! it), starts the token loop and the proxy's other workers (`workers`),
+//! and returns a [`Running`] handle whose [`Running::shutdown`] stops
+//! accepting, lets in-flight requests finish within `shutdown_grace`, and
+//! returns. Call it on a current-thread runtime: that thread is worker 0.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,7 +21,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::accept::Acceptor;
+use crate::accept::{slots, Acceptor};
 use crate::body::{full, ProxyBody};
 use crate::config::Config;
 use crate::credential::Refresh;
@@ -46,6 +47,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the workers: {0}")]
+    Workers(std::io::Error),
     #[error(transparent)]
     Credential(#[from] crate::credential::CredentialError),
 }
@@ -91,25 +94,18 @@ pub fn build_proxy(config: Arc<Config>, refresh: Refresh) -> Result<Arc<Proxy>, 
 
 /// Binds the listeners and serves until [`Running::shutdown`].
 pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
-    let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })
+    let bind = |addr: SocketAddr, n: usize| {
+        let bound = crate::workers::bind(addr, n)?;
+        let local = bound[0].local_addr()?;
+        Ok((bound, local))
     };
-    let proxy_listener = bind(config.server.listen).await?;
-    let admin_listener = bind(config.admin.listen).await?;
-    let proxy_addr = proxy_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: config.server.listen,
-            source,
-        })?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: config.admin.listen,
-            source,
-        })?;
+    let bind = |addr, n| bind(addr, n).map_err(|source| StartError::Bind { addr, source });
+    let (mut proxy_listeners, proxy_addr) = bind(config.server.listen, config.server.workers)?;
+    let (mut admin_listener, admin_addr) = bind(config.admin.listen, 1)?;
+    let listening =
+        |l: std::net::TcpListener| TcpListener::from_std(l).map_err(StartError::Workers);
+    let proxy_listener = listening(proxy_listeners.remove(0))?;
+    let admin_listener = listening(admin_listener.remove(0))?;
     // Off the runtime's threads: building reads the CA, token cache and
     // credits files.
     let proxy = crate::blocking::run({
@@ -119,34 +115,46 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     .await?;
     let (stop, stopped) = watch::channel(false);
     let rules = ConnectionRules {
-        max_connections: config.server.max_connections,
         pace: config.server.pace,
         grace: config.server.shutdown_grace,
     };
+    // Every worker serves the proxy's port the same way, within one cap.
+    let serve_proxy = {
+        let (proxy, slots, stopped) = (
+            proxy.clone(),
+            slots(config.server.max_connections),
+            stopped.clone(),
+        );
+        move |listener| {
+            let proxy = proxy.clone();
+            let handler = move |req| {
+                let proxy = proxy.clone();
+                async move { proxy.handle(req).await }
+            };
+            let acceptor = Acceptor::new(listener, slots.clone(), "proxy");
+            serve(acceptor, handler, signalled(stopped.clone()), rules)
+        }
+    };
+    let others =
+        crate::workers::spawn(proxy_listeners, serve_proxy.clone()).map_err(StartError::Workers)?;
 
     let task = tokio::spawn({
         let proxy = proxy.clone();
         async move {
             let admin = tokio::spawn(serve(
-                admin_listener,
+                Acceptor::new(admin_listener, slots(ADMIN_MAX_CONNECTIONS), "admin"),
                 admin_handler(proxy.clone()),
-                signalled(stopped.clone()),
-                ConnectionRules {
-                    max_connections: ADMIN_MAX_CONNECTIONS,
-                    ..rules
-                },
-                "admin",
+                signalled(stopped),
+                rules,
             ));
-            let handler = move |req| {
-                let proxy = proxy.clone();
-                async move { proxy.handle(req).await }
-            };
-            serve(proxy_listener, handler, signalled(stopped), rules, "proxy").await;
+            serve_proxy(proxy_listener).await;
+            // Their runtimes may run tasks this drain needed: they end last.
+            others.finish().await;
             let _ = admin.await;
             tracing::info!("stopped");
         }
     });
-    tracing::info!(listen = %proxy_addr, admin = %admin_addr, routes = config.routes.len(), clients = config.clients.len(), "zoho-proxy listening");
+    tracing::info!(listen = %proxy_addr, admin = %admin_addr, workers = config.server.workers, routes = config.routes.len(), clients = config.clients.len(), "zoho-proxy listening");
     warn_if_open(&config);
     Ok(Running {
         proxy_addr,
@@ -178,8 +186,6 @@ async fn signalled(mut rx: watch::Receiver<bool>) {
 /// How a listener treats its connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionRules {
-    /// Served at once; past it, accepting waits.
-    pub max_connections: usize,
     /// Writes to the client must keep to this, or the connection is dropped.
     pub pace: Pace,
     pub grace: Duration,
@@ -188,17 +194,15 @@ pub struct ConnectionRules {
 /// Accepts HTTP/1.1 connections and serves them with `handler` until
 /// `shutdown`, then drains in-flight requests for at most `grace`.
 pub async fn serve<F, Fut>(
-    listener: TcpListener,
+    mut acceptor: Acceptor,
     handler: F,
     shutdown: impl Future<Output = ()>,
     rules: ConnectionRules,
-    what: &'static str,
 ) where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<ProxyBody>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
-    let mut acceptor = Acceptor::new(listener, rules.max_connections, what);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer, slot) = tokio::select! {

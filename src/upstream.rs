@@ -5,6 +5,8 @@
 //! Only `https` is allowed; the client never follows redirects. A host is
 //! found by a short scan of the hosts this client has called (a credential
 //! calls two: its API and its accounts server), not a hashed pool key.
+//! Each worker thread (`workers`) has its own entry, so its own connections
+//! to the host: a request and the connection carrying it stay on one thread.
 //! Replacing hyper-util's general-purpose pool saved 2,500 (HTTP/2) to
 //! 6,200 (HTTP/1.1) instructions per request (bench/README.md). A request that a kept
 //! connection refused before writing a byte (it had just closed) goes again
@@ -102,10 +104,13 @@ struct Inner {
     hosts: RwLock<Vec<Arc<Host>>>,
 }
 
-/// One `host:port` and the connections to it.
+/// One `host:port` and one worker's connections to it.
 struct Host {
     /// As in the URIs that call it.
     authority: String,
+    /// The worker whose requests use these connections, and whose runtime
+    /// drives them.
+    worker: usize,
     name: String,
     port: u16,
     server_name: ServerName<'static>,
@@ -238,10 +243,11 @@ impl Inner {
             .ok_or_else(|| Failure::Connect("the URL has no host".to_owned()))?;
         // By the authority as written (parsing out host and port costs more
         // than the whole scan): `host` and `host:443` are two entries.
+        let worker = crate::workers::current();
         let find = |hosts: &[Arc<Host>]| {
             hosts
                 .iter()
-                .find(|h| h.authority == authority.as_str())
+                .find(|h| h.worker == worker && h.authority == authority.as_str())
                 .cloned()
         };
         if let Some(found) = find(&self.hosts.read().unwrap_or_else(PoisonError::into_inner)) {
@@ -251,7 +257,7 @@ impl Inner {
         if let Some(found) = find(&hosts) {
             return Ok(found);
         }
-        let host = Arc::new(Host::new(authority)?);
+        let host = Arc::new(Host::new(authority, worker)?);
         hosts.push(host.clone());
         tokio::spawn(close_idle(Arc::downgrade(&host)));
         Ok(host)
@@ -363,7 +369,7 @@ async fn run<F: std::future::Future<Output = Result<(), hyper::Error>>>(conn: F)
 }
 
 impl Host {
-    fn new(authority: &Authority) -> Result<Host, Failure> {
+    fn new(authority: &Authority, worker: usize) -> Result<Host, Failure> {
         let name = authority.host();
         let port = authority.port_u16().unwrap_or(443);
         let bare = name.trim_start_matches('[').trim_end_matches(']');
@@ -378,6 +384,7 @@ impl Host {
             .map_err(|e| Failure::Connect(format!("{name}: {e}")))?;
         Ok(Host {
             authority: authority.as_str().to_owned(),
+            worker,
             name: name.to_owned(),
             port,
             server_name,
@@ -732,6 +739,36 @@ mod tests {
             assert_eq!(c.await.unwrap(), "ok");
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn each_worker_has_its_own_connection_driven_on_its_own_thread() {
+        let (url, ca, accepted) = server(&[b"h2", b"http/1.1"], hyper_serve).await;
+        let client =
+            UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http2).unwrap();
+        assert_eq!(call(&client, &url).await.unwrap(), "ok");
+        // Worker 1, on its own thread and runtime, as `workers` runs it.
+        let worker = {
+            let (client, url) = (client.clone(), url.clone());
+            std::thread::spawn(move || {
+                crate::workers::set_current(1);
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    for _ in 0..3 {
+                        assert_eq!(call(&client, &url).await.unwrap(), "ok");
+                    }
+                });
+            })
+        };
+        tokio::task::spawn_blocking(move || worker.join().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "one per worker");
+        assert_eq!(call(&client, &url).await.unwrap(), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "worker 0's was kept");
     }
 
     #[tokio::test]

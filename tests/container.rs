@@ -166,7 +166,7 @@ async fn the_kubernetes_sidecar_config_matches_its_deployment() {
     let out = check("deploy/kubernetes/proxy.toml").await;
     // The app reaches the proxy on loopback; the kubelet reaches admin on the pod IP.
     assert!(
-        out.contains("listen: 127.0.0.1:8080 (admin: 0.0.0.0:9901)"),
+        out.contains("listen: 127.0.0.1:8080 (admin: 0.0.0.0:9901), 1 worker thread\n"),
         "{out}"
     );
     let deployment = read("deploy/kubernetes/deployment.yaml");
@@ -219,7 +219,7 @@ async fn the_shared_gateway_config_matches_its_manifests() {
     let dir = "deploy/kubernetes/shared-gateway";
     let out = check(&format!("{dir}/proxy.toml")).await;
     assert!(
-        out.contains("listen: 0.0.0.0:8080 (admin: 0.0.0.0:9901)"),
+        out.contains("listen: 0.0.0.0:8080 (admin: 0.0.0.0:9901), 2 worker threads\n"),
         "{out}"
     );
     assert!(

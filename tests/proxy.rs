@@ -471,6 +471,42 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     );
 }
 
+/// `workers = 4`: 32 connections spread over four threads are all served,
+/// and a shutdown drains the requests in flight on every one of them before
+/// it returns (a worker's runtime ending early would fail its requests).
+#[tokio::test]
+async fn requests_on_every_worker_are_served_and_drained_at_shutdown() {
+    const N: usize = 32;
+    let fake = FakeZoho::start().await.unwrap();
+    let routes = format!("[rate_limit]\nmax_concurrent = 100\n{ALLOW_ALL}");
+    let mut h = Harness::start_with(fake, "workers = 4", "", &routes).await;
+    h.ready().await;
+    assert_eq!(h.get("/crm/v8/Leads").await.status, StatusCode::OK);
+    h.fake.set_api_delay(Duration::from_millis(500));
+    let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let addr = h.addr;
+    let calls: Vec<_> = (0..N)
+        .map(|_| tokio::spawn(async move { common::raw_request(addr, head).await.0 }))
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.fake.in_flight() < N {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} in flight",
+            h.fake.in_flight()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.running.take().unwrap().shutdown().await;
+    for c in calls {
+        assert_eq!(c.await.unwrap(), 200, "an in-flight request was cut");
+    }
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no worker still accepting"
+    );
+}
+
 /// The benchmark's fake: a fixed delay before every answer (a distant Zoho)
 /// and no recording (flat memory over millions of requests).
 #[tokio::test]

@@ -566,6 +566,18 @@ impl Compiler<'_> {
                 Some(s) if (1..=1_000_000).contains(s.get_ref()) => *s.get_ref() as usize,
                 Some(s) => return Err(self.at(s, "max_connections is between 1 and 1000000")),
             },
+            workers: match &raw.workers {
+                None => crate::workers::default_count(),
+                Some(s) if (1..=crate::workers::MAX_WORKERS).contains(&(*s.get_ref() as usize)) => {
+                    *s.get_ref() as usize
+                }
+                Some(s) => {
+                    return Err(self.at(
+                        s,
+                        format!("workers is between 1 and {}", crate::workers::MAX_WORKERS),
+                    ))
+                }
+            },
         })
     }
 

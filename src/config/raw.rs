@@ -83,6 +83,8 @@ pub struct RawServer {
     /// Answers up to this size are read from Zoho before the slot is released.
     pub response_buffer: Option<Spanned<String>>,
     pub max_connections: Option<Spanned<u32>>,
+    /// Threads serving the proxy's port; default: one per CPU.
+    pub workers: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

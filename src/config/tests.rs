@@ -502,9 +502,12 @@ fn deadlines_buffers_and_the_connection_cap_have_defaults_and_checked_values() {
     );
     assert_eq!(c.server.response_buffer, 256 << 10);
     assert_eq!(c.server.max_connections, 4096);
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(c.server.workers, cpus, "one worker per CPU");
     let c = compile_str(&format!(
         "{ZOHO}\n[server]\nbody_idle_timeout = \"1s\"\nmin_data_rate = \"2KiB/s\"\n\
-         min_rate_grace = \"500ms\"\nresponse_buffer = \"64KiB\"\nmax_connections = 10\n"
+         min_rate_grace = \"500ms\"\nresponse_buffer = \"64KiB\"\nmax_connections = 10\n\
+         workers = 7\n"
     ))
     .unwrap();
     assert_eq!(
@@ -516,8 +519,12 @@ fn deadlines_buffers_and_the_connection_cap_have_defaults_and_checked_values() {
         }
     );
     assert_eq!(
-        (c.server.response_buffer, c.server.max_connections),
-        (64 << 10, 10)
+        (
+            c.server.response_buffer,
+            c.server.max_connections,
+            c.server.workers
+        ),
+        (64 << 10, 10, 7)
     );
     let off = compile_str(&format!("{ZOHO}\n[server]\nmin_data_rate = \"0\"\n")).unwrap();
     assert_eq!(off.server.pace.min_rate, 0);
@@ -526,6 +533,8 @@ fn deadlines_buffers_and_the_connection_cap_have_defaults_and_checked_values() {
         ("min_data_rate = \"fast\"", "min_data_rate"),
         ("response_buffer = \"1GiB\"", "at most 16MiB"),
         ("max_connections = 0", "between 1 and 1000000"),
+        ("workers = 0", "workers is between 1 and 1024"),
+        ("workers = 1025", "workers is between 1 and 1024"),
     ] {
         let e = err(&format!("{ZOHO}\n[server]\n{line}\n"));
         assert!(

@@ -110,8 +110,12 @@ pub struct ServerConfig {
     /// Zoho's answers up to this size are read whole before the concurrency
     /// slot is released; larger ones keep it while they stream.
     pub response_buffer: usize,
-    /// Client connections served at once; past it, accepting waits.
+    /// Client connections served at once, over all workers; past it,
+    /// accepting waits.
     pub max_connections: usize,
+    /// Threads serving the proxy's port, each with its own runtime
+    /// (`workers`); only a restart changes it.
+    pub workers: usize,
 }
 
 /// `[server] max_connections` by default.

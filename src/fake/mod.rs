@@ -323,6 +323,11 @@ impl FakeZoho {
         self.state.token_requests.load(Ordering::SeqCst)
     }
 
+    /// API requests in progress now.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::SeqCst)
+    }
+
     /// The most API requests that were in progress at once.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)

@@ -8,7 +8,11 @@
 //! visited, escaped on the fly, with no timestamp `String`, no detour through
 //! `io::Write` (which checks every piece for UTF-8 again) and no per-field
 //! allocation; the line goes to the subscriber's reused buffer and out in one
-//! write.
+//! write ([`Stderr`]: on a worker, one write for many lines).
+
+mod output;
+
+pub use output::{batch_here, flush_here, Stderr, BATCH_BYTES};
 
 use std::fmt::{self, Write as _};
 

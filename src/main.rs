@@ -218,7 +218,7 @@ fn init_logging(format: Option<LogFormat>) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(zoho_proxy::logging::Stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Json => builder
@@ -285,12 +285,22 @@ impl Shutdown {
     }
 }
 
-// Current-thread: this thread is the proxy's worker 0 and runs the rest
-// (signals, reload, admin, token refresh); `[server] workers` adds the
-// others, each with its own runtime (`zoho_proxy::workers`).
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    // Current-thread: this thread is the proxy's worker 0 and runs the rest
+    // (signals, reload, admin, token refresh); `[server] workers` adds the
+    // others, each with its own runtime (`zoho_proxy::workers`). Its log
+    // lines go out before it waits for work, as every worker's do.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(zoho_proxy::logging::flush_here)
+        .build()
+        .context("starting the runtime")?;
+    let outcome = runtime.block_on(run(Cli::parse()));
+    zoho_proxy::logging::flush_here();
+    outcome
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // Signal handlers before anything else (even logging): until they are
     // installed, SIGHUP, SIGTERM and SIGINT kill the process outright.
     let serving = match &cli.command {
@@ -305,6 +315,15 @@ async fn main() -> anyhow::Result<()> {
         .then(register_sighup)
         .transpose()?;
     init_logging(cli.log_format);
+    if serving {
+        zoho_proxy::logging::batch_here();
+        // A panic's lines, and those before it, are not left in a buffer.
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            zoho_proxy::logging::flush_here();
+            report(info);
+        }));
+    }
     match cli.command {
         Command::Run {
             config: path,

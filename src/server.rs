@@ -126,7 +126,11 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
             stopped.clone(),
         );
         move |listener| {
-            let proxy = proxy.clone();
+            // The worker's own handle on the proxy: each request and
+            // connection counts its reference on it, a cache line of this
+            // worker's core, not on the shared `Arc<Proxy>`'s count, which
+            // every core would write to on every request.
+            let proxy = Arc::new(proxy.clone());
             let handler = move |req| {
                 let proxy = proxy.clone();
                 async move { proxy.handle(req).await }

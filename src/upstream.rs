@@ -13,7 +13,9 @@
 //! on another; one that may have reached Zoho never does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use http::header::HOST;
@@ -100,8 +102,12 @@ pub struct UpstreamClient {
 struct Inner {
     tls: TlsConnector,
     version: UpstreamHttp,
-    /// Every host called so far; a handful at most.
-    hosts: RwLock<Vec<Arc<Host>>>,
+    /// Every host called so far, per worker; a handful at most. Read
+    /// without a lock's shared count (which every core would write to on
+    /// every request); replaced whole when a host is added.
+    hosts: ArcSwap<Vec<Arc<Host>>>,
+    /// Held while adding a host.
+    adding: Mutex<()>,
 }
 
 /// One `host:port` and one worker's connections to it.
@@ -157,7 +163,8 @@ impl UpstreamClient {
             inner: Arc::new(Inner {
                 tls: TlsConnector::from(Arc::new(tls)),
                 version,
-                hosts: RwLock::new(Vec::new()),
+                hosts: ArcSwap::from_pointee(Vec::new()),
+                adding: Mutex::new(()),
             }),
         })
     }
@@ -250,15 +257,18 @@ impl Inner {
                 .find(|h| h.worker == worker && h.authority == authority.as_str())
                 .cloned()
         };
-        if let Some(found) = find(&self.hosts.read().unwrap_or_else(PoisonError::into_inner)) {
+        if let Some(found) = find(&self.hosts.load()) {
             return Ok(found);
         }
-        let mut hosts = self.hosts.write().unwrap_or_else(PoisonError::into_inner);
+        let _adding = self.adding.lock().unwrap_or_else(PoisonError::into_inner);
+        let hosts = self.hosts.load();
         if let Some(found) = find(&hosts) {
             return Ok(found);
         }
         let host = Arc::new(Host::new(authority, worker)?);
-        hosts.push(host.clone());
+        let mut more = Vec::clone(&hosts);
+        more.push(host.clone());
+        self.hosts.store(Arc::new(more));
         tokio::spawn(close_idle(Arc::downgrade(&host)));
         Ok(host)
     }
@@ -672,7 +682,7 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(call(&client, &url).await.unwrap(), "ok");
             // Back in the pool as soon as its answer was read to the end.
-            let host = client.inner.hosts.read().unwrap()[0].clone();
+            let host = client.inner.hosts.load()[0].clone();
             assert_eq!(host.lock_idle().len(), 1);
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
@@ -700,7 +710,7 @@ mod tests {
             .unwrap();
         let resp = client.send(empty, Duration::from_secs(10)).await.unwrap();
         assert_eq!(resp.status(), 204);
-        let host = client.inner.hosts.read().unwrap()[0].clone();
+        let host = client.inner.hosts.load()[0].clone();
         assert_eq!(host.lock_idle().len(), 1);
         drop(resp);
         assert_eq!(call(&client, &url).await.unwrap(), "ok");
@@ -714,7 +724,7 @@ mod tests {
     /// Waits until the connection that carried the last answer is kept
     /// (it goes back once its answer is read, from a task).
     async fn kept(client: &UpstreamClient) {
-        let host = client.inner.hosts.read().unwrap()[0].clone();
+        let host = client.inner.hosts.load()[0].clone();
         tokio::time::timeout(Duration::from_secs(5), async {
             while host.lock_idle().is_empty() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -834,7 +844,7 @@ mod tests {
             UpstreamClient::new(std::slice::from_ref(&ca.ca_cert), UpstreamHttp::Http2).unwrap();
         assert_eq!(call(&client, &url).await.unwrap(), "ok");
         kept(&client).await;
-        let host = client.inner.hosts.read().unwrap()[0].clone();
+        let host = client.inner.hosts.load()[0].clone();
         assert!(host.h1_only.load(Ordering::Relaxed));
         // The server now offers HTTP/2 and the kept connection is gone.
         offer_h2.store(true, Ordering::SeqCst);
@@ -860,7 +870,7 @@ mod tests {
             assert_eq!(call(&client, &url).await.unwrap(), "ok");
             kept(&client).await;
         }
-        let host = client.inner.hosts.read().unwrap()[0].clone();
+        let host = client.inner.hosts.load()[0].clone();
         assert!(host.h1_only.load(Ordering::Relaxed));
         assert!(host.lock_h2().is_none());
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
@@ -892,7 +902,7 @@ mod tests {
             assert_eq!(call(&client, &url).await.unwrap(), "ok");
             // Until the client has seen the close (the connection, kept,
             // then reports closed), so the next request must not take it.
-            let host = client.inner.hosts.read().unwrap()[0].clone();
+            let host = client.inner.hosts.load()[0].clone();
             tokio::time::timeout(Duration::from_secs(5), async {
                 while host.lock_idle().iter().any(|(tx, _)| !tx.is_closed()) {
                     tokio::time::sleep(Duration::from_millis(1)).await;

@@ -114,6 +114,7 @@ where
         // Built here, so that a failure fails the start.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(crate::logging::flush_here)
             .build()?;
         let (done, drained) = oneshot::channel();
         let (serve, mut released) = (serve.clone(), released.clone());
@@ -121,6 +122,9 @@ where
             .name(format!("zoho-proxy-worker-{n}"))
             .spawn(move || {
                 set_current(n);
+                // Its log lines go out when it waits for work (the park
+                // hook above), and when the thread ends.
+                crate::logging::batch_here();
                 runtime.block_on(async move {
                     match TcpListener::from_std(listener) {
                         Ok(listener) => serve(listener).await,

@@ -431,6 +431,45 @@ async fn json_logs_have_one_line_per_request_with_its_id() {
     );
 }
 
+/// Each worker batches its log lines, but writes them before it waits for
+/// work: with the proxy idle and running, every request's line is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_workers_log_lines_are_written_while_the_proxy_idles() {
+    use common::binary::{temp_dir, Binary};
+    const N: usize = 12;
+    let fake = FakeZoho::start().await.unwrap();
+    let dir = temp_dir("log-batches");
+    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+    let config = fake.proxy_config(
+        "127.0.0.1:0",
+        "workers = 3",
+        "ca_file = \"ca.pem\"",
+        common::ALLOW_ALL,
+    );
+    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let mut proxy = Binary::spawn(&dir, None);
+    let addr = proxy.addr().await;
+    // One connection each: the kernel spreads them over the three workers.
+    let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for _ in 0..N {
+        assert_eq!(common::raw_request(addr, head).await.0, 200);
+    }
+    let lines = || {
+        proxy
+            .logs()
+            .lines()
+            .filter(|l| l.contains(r#""message":"request""#))
+            .count()
+    };
+    common::eventually(
+        "every request's line, with the proxy still running",
+        std::time::Duration::from_secs(10),
+        || lines() == N,
+    )
+    .await;
+    assert!(proxy.exited().is_none());
+}
+
 /// A SIGHUP that arrives while the proxy starts (here: while it reads its
 /// client secret from a FIFO, so the moment is certain) must not kill it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,8 @@
 #
 # Regimes and figures (bench/README.md explains each):
 #   near    fake Zoho answering at once (CPU-bound): RUNS rounds of wrk against
-#           zoho-proxy (HTTP/2 and HTTP/1.1 upstream) and nginx, in turn:
+#           zoho-proxy (HTTP/2 and HTTP/1.1 upstream, one worker per core;
+#           and HTTP/2 with one worker) and nginx, in turn:
 #           req/s, p50, p99, CPU per request, peak RSS, upstream connections
 #   far     the fake waits FAR_DELAY (50ms) before answering; for each of
 #           FAR_CONNECTIONS ("1000 100") client counts, the direct call (wrk
@@ -70,14 +71,16 @@ token_of() {
         | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
 }
 
-# zoho-proxy config: FILE FAKE_DIR FAKE_URL LISTEN_PORT ROUTES UPSTREAM_HTTP.
+# zoho-proxy config: FILE FAKE_DIR FAKE_URL LISTEN_PORT ROUTES UPSTREAM_HTTP
+# [WORKERS] (default: one per core).
 # With more than one route, ROUTES-1 realistic routes that do not match come
 # first and the catalog-checked `/crm/**` route last.
 zp_config() {
-    local file=$1 dir=$2 url=$3 port=$4 n=$5 http=$6 i
+    local file=$1 dir=$2 url=$3 port=$4 n=$5 http=$6 workers=${7:+workers = $7} i
     cat >"$file" <<TOML
 [server]
 listen = "127.0.0.1:$port"
+$workers
 [admin]
 listen = "127.0.0.1:0"
 [zoho]
@@ -111,6 +114,8 @@ start_zp() {
     zp_pid=$!
     pids+=("$zp_pid")
     wait_ready "$port"
+    # Another process answering on the port (a clash) is not this proxy.
+    kill -0 "$zp_pid" 2>/dev/null || { echo "zoho-proxy for port $port exited:" >&2; tail -3 "$work/zoho-proxy.log" >&2; exit 1; }
 }
 
 # nginx.conf for NAME: FAKE_DIR FAKE_PORT LISTEN_PORT TOKEN [EXTRA main-context
@@ -231,13 +236,14 @@ measure() {
     [ -z "$counter" ] || syscalls="$(awk -F, -v n="$n" '/raw_syscalls/ && $1 + 0 > 0 { printf "%.1f", $1 / n }' "$work/perf.out")"
 }
 
-# The port and processes of WHO among the three proxies of a regime, started
-# on BASE (zoho-proxy-h2), BASE+2 (zoho-proxy-h1) and BASE+1 (nginx, whose
-# master is NGX): sets port and procs.
+# The port and processes of WHO among the proxies of a regime, started on
+# BASE (zoho-proxy-h2), BASE+2 (zoho-proxy-h1), BASE+6 (zoho-proxy-h2-1w, near
+# only: W1) and BASE+1 (nginx, whose master is NGX): sets port and procs.
 pick() {
-    local who=$1 base=$2 h2=$3 h1=$4 ngx=$5
+    local who=$1 base=$2 h2=$3 h1=$4 ngx=$5 w1=${6:-}
     case $who in
         zoho-proxy-h2) port=$base; procs=("$h2") ;;
+        zoho-proxy-h2-1w) port=$((base + 6)); procs=("$w1") ;;
         zoho-proxy-h1) port=$((base + 2)); procs=("$h1") ;;
         nginx) port=$((base + 1)); mapfile -t procs < <(family "$ngx" | tr ' ' '\n') ;;
     esac
@@ -256,6 +262,8 @@ zp_config "$work/near-h2.toml" "$near_dir" "$near_url" 18080 1 http2
 zp_config "$work/near-h1.toml" "$near_dir" "$near_url" 18082 1 http1
 start_zp "$work/near-h2.toml" 18080; zp_h2=$zp_pid
 start_zp "$work/near-h1.toml" 18082; zp_h1=$zp_pid
+zp_config "$work/near-h2-1w.toml" "$near_dir" "$near_url" 18086 1 http2 1
+start_zp "$work/near-h2-1w.toml" 18086; zp_w1=$zp_pid
 start_nginx nginx-near "$near_dir" "$near_port" 18081 "$near_token"; ngx=$nginx_pid
 row ""
 row "## Near upstream: wrk -t2 -c$conns -d$duration GET /crm/v8/Leads, $runs rounds"
@@ -263,8 +271,8 @@ row ""
 row "| round | proxy | load | req/s | p50 ms | p99 ms | CPU µs/req | syscalls/req | peak RSS MiB | upstream conns |"
 row "|---|---|---|---|---|---|---|---|---|---|"
 for ((r = 1; r <= runs; r++)); do
-    for who in zoho-proxy-h2 zoho-proxy-h1 nginx; do
-        pick "$who" 18080 "$zp_h2" "$zp_h1" "$ngx"
+    for who in zoho-proxy-h2 zoho-proxy-h2-1w zoho-proxy-h1 nginx; do
+        pick "$who" 18080 "$zp_h2" "$zp_h1" "$ngx" "$zp_w1"
         l="$(load)"
         reset_peak "${procs[@]}"
         measure "http://127.0.0.1:$port/crm/v8/Leads" "$conns" "$duration" "$near_port" "${procs[@]}"

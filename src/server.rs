@@ -101,11 +101,11 @@ pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
     };
     let bind = |addr, n| bind(addr, n).map_err(|source| StartError::Bind { addr, source });
     let (mut proxy_listeners, proxy_addr) = bind(config.server.listen, config.server.workers)?;
-    let (mut admin_listener, admin_addr) = bind(config.admin.listen, 1)?;
+    let (mut admin_listeners, admin_addr) = bind(config.admin.listen, 1)?;
     let listening =
         |l: std::net::TcpListener| TcpListener::from_std(l).map_err(StartError::Workers);
     let proxy_listener = listening(proxy_listeners.remove(0))?;
-    let admin_listener = listening(admin_listener.remove(0))?;
+    let admin_listener = listening(admin_listeners.remove(0))?;
     // Off the runtime's threads: building reads the CA, token cache and
     // credits files.
     let proxy = crate::blocking::run({

@@ -115,7 +115,11 @@ start_zp() {
     pids+=("$zp_pid")
     wait_ready "$port"
     # Another process answering on the port (a clash) is not this proxy.
-    kill -0 "$zp_pid" 2>/dev/null || { echo "zoho-proxy for port $port exited:" >&2; tail -3 "$work/zoho-proxy.log" >&2; exit 1; }
+    ss -ltnpH "( sport = :$port )" | grep -q "pid=$zp_pid," || {
+        echo "port $port is not zoho-proxy's (pid $zp_pid):" >&2
+        tail -3 "$work/zoho-proxy.log" >&2
+        exit 1
+    }
 }
 
 # nginx.conf for NAME: FAKE_DIR FAKE_PORT LISTEN_PORT TOKEN [EXTRA main-context
@@ -237,13 +241,13 @@ measure() {
 }
 
 # The port and processes of WHO among the proxies of a regime, started on
-# BASE (zoho-proxy-h2), BASE+2 (zoho-proxy-h1), BASE+6 (zoho-proxy-h2-1w, near
+# BASE (zoho-proxy-h2), BASE+2 (zoho-proxy-h1), BASE+8 (zoho-proxy-h2-1w, near
 # only: W1) and BASE+1 (nginx, whose master is NGX): sets port and procs.
 pick() {
     local who=$1 base=$2 h2=$3 h1=$4 ngx=$5 w1=${6:-}
     case $who in
         zoho-proxy-h2) port=$base; procs=("$h2") ;;
-        zoho-proxy-h2-1w) port=$((base + 6)); procs=("$w1") ;;
+        zoho-proxy-h2-1w) port=$((base + 8)); procs=("$w1") ;;
         zoho-proxy-h1) port=$((base + 2)); procs=("$h1") ;;
         nginx) port=$((base + 1)); mapfile -t procs < <(family "$ngx" | tr ' ' '\n') ;;
     esac
@@ -262,8 +266,8 @@ zp_config "$work/near-h2.toml" "$near_dir" "$near_url" 18080 1 http2
 zp_config "$work/near-h1.toml" "$near_dir" "$near_url" 18082 1 http1
 start_zp "$work/near-h2.toml" 18080; zp_h2=$zp_pid
 start_zp "$work/near-h1.toml" 18082; zp_h1=$zp_pid
-zp_config "$work/near-h2-1w.toml" "$near_dir" "$near_url" 18086 1 http2 1
-start_zp "$work/near-h2-1w.toml" 18086; zp_w1=$zp_pid
+zp_config "$work/near-h2-1w.toml" "$near_dir" "$near_url" 18088 1 http2 1
+start_zp "$work/near-h2-1w.toml" 18088; zp_w1=$zp_pid
 start_nginx nginx-near "$near_dir" "$near_port" 18081 "$near_token"; ngx=$nginx_pid
 row ""
 row "## Near upstream: wrk -t2 -c$conns -d$duration GET /crm/v8/Leads, $runs rounds"

@@ -23,7 +23,9 @@ where
 /// Runs `f` right here, for sync code that must block and cannot await
 /// (`Drop`). On a worker of the multi-thread runtime the worker first hands
 /// its other tasks to another thread (`block_in_place`); on a current-thread
-/// runtime (tests) there is no other thread to hand them to, so `f` just runs.
+/// runtime (each of the proxy's workers, and tests) there is no other thread
+/// to hand them to, so `f` just runs and that worker's connections wait for
+/// it: keep `f` to one small write (the credit window's last save).
 pub fn in_place<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     let current_thread =

@@ -651,7 +651,8 @@ impl Credits {
 impl Drop for Credits {
     /// The last changes since `keep_saved`'s last write. A drop cannot await
     /// the blocking pool (and at shutdown a task spawned there may never
-    /// run), so this writes in place, telling the runtime first.
+    /// run), so this writes in place (`blocking::in_place`: on one of the
+    /// proxy's workers, its connections wait for this one small write).
     fn drop(&mut self) {
         if self.file.is_some() && self.lock().dirty {
             crate::blocking::in_place(|| self.save());

@@ -94,14 +94,10 @@ pub fn build_proxy(config: Arc<Config>, refresh: Refresh) -> Result<Arc<Proxy>, 
 
 /// Binds the listeners and serves until [`Running::shutdown`].
 pub async fn start(config: Arc<Config>) -> Result<Running, StartError> {
-    let bind = |addr: SocketAddr, n: usize| {
-        let bound = crate::workers::bind(addr, n)?;
-        let local = bound[0].local_addr()?;
-        Ok((bound, local))
-    };
-    let bind = |addr, n| bind(addr, n).map_err(|source| StartError::Bind { addr, source });
-    let (mut proxy_listeners, proxy_addr) = bind(config.server.listen, config.server.workers)?;
-    let (mut admin_listeners, admin_addr) = bind(config.admin.listen, 1)?;
+    let bind =
+        |addr, n| crate::workers::bind(addr, n).map_err(|source| StartError::Bind { addr, source });
+    let (proxy_addr, mut proxy_listeners) = bind(config.server.listen, config.server.workers)?;
+    let (admin_addr, mut admin_listeners) = bind(config.admin.listen, 1)?;
     let listening =
         |l: std::net::TcpListener| TcpListener::from_std(l).map_err(StartError::Workers);
     let proxy_listener = listening(proxy_listeners.remove(0))?;

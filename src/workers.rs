@@ -53,8 +53,8 @@ pub fn default_count() -> usize {
 }
 
 /// `n` listening sockets on `addr`'s one port (with port 0, the first picks
-/// it), non-blocking, for [`spawn`] and the caller.
-pub fn bind(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+/// it), non-blocking, for [`spawn`] and the caller; and the address bound.
+pub fn bind(addr: SocketAddr, n: usize) -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
     let first = listen(addr, n > 1)?;
     let addr = first.local_addr()?;
     let mut all = vec![first];
@@ -67,7 +67,7 @@ pub fn bind(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::TcpListener>
             all[0].try_clone()?
         });
     }
-    Ok(all)
+    Ok((addr, all))
 }
 
 fn listen(addr: SocketAddr, shared: bool) -> io::Result<std::net::TcpListener> {
@@ -166,8 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn workers_share_one_port_and_each_knows_its_number() {
-        let mut listeners = bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
-        let addr = listeners[0].local_addr().unwrap();
+        let (addr, mut listeners) = bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
         assert!(listeners.iter().all(|l| l.local_addr().unwrap() == addr));
         let first = TcpListener::from_std(listeners.remove(0)).unwrap();
         // Which worker accepted each connection.
@@ -215,7 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_worker_runtime_outlives_its_own_drain_until_finish() {
-        let listeners = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let (_, listeners) = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
         let (go, wait) = watch::channel(false);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         // Worker 1 drains at once, leaving a task behind that waits for

@@ -37,7 +37,10 @@ impl Write for Line {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
         let kept = BATCH
             .try_with(|b| match b.try_borrow_mut() {
-                Ok(mut b) if b.on => b.keep(line),
+                Ok(mut b) if b.on => {
+                    b.keep(line);
+                    true
+                }
                 _ => false,
             })
             .unwrap_or(false);
@@ -59,12 +62,11 @@ struct Batch {
 
 impl Batch {
     /// Keeps `line`, writing all out once past [`BATCH_BYTES`].
-    fn keep(&mut self, line: &[u8]) -> bool {
+    fn keep(&mut self, line: &[u8]) {
         self.lines.extend_from_slice(line);
         if self.lines.len() >= BATCH_BYTES {
             self.write_out();
         }
-        true
     }
 
     fn write_out(&mut self) {

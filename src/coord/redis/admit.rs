@@ -85,10 +85,10 @@ struct Entry {
 
 impl Entry {
     /// The lease this admission holds if granted.
-    fn lease(&self) -> LeaseId {
+    fn into_lease(self) -> LeaseId {
         LeaseId {
-            id: self.id.clone(),
-            pools: self.pools.iter().map(|(k, _)| k.clone()).collect(),
+            id: self.id,
+            pools: self.pools.into_iter().map(|(k, _)| k).collect(),
         }
     }
 
@@ -173,29 +173,28 @@ impl Admitter {
 /// Sends the batches of one queue, one at a time, until the store is gone.
 async fn run(inner: Weak<Inner>, keys: Keys, queue: Arc<Queue>, mut shutdown: watch::Receiver<()>) {
     loop {
-        let (admissions, releases, orphans) = {
+        let batch = {
             let mut state = lock(&queue.state);
             let a = state.admissions.len().min(MAX_ADMISSIONS);
             let r = state.releases.len().min(MAX_RELEASES);
-            let admissions = state.admissions.drain(..a).collect::<Vec<_>>();
-            let releases = state.releases.drain(..r).collect::<Vec<_>>();
-            let o = if admissions.is_empty() && releases.is_empty() {
-                0
+            if a + r == 0 {
+                None
             } else {
-                state.orphans.len().min(MAX_RELEASES - r)
-            };
-            (
-                admissions,
-                releases,
-                state.orphans.drain(..o).collect::<Vec<_>>(),
-            )
+                // Orphans only ride along with a batch that goes out anyway.
+                let o = state.orphans.len().min(MAX_RELEASES - r);
+                Some((
+                    state.admissions.drain(..a).collect::<Vec<_>>(),
+                    state.releases.drain(..r).collect::<Vec<_>>(),
+                    state.orphans.drain(..o).collect::<Vec<_>>(),
+                ))
+            }
         };
-        if admissions.is_empty() && releases.is_empty() {
+        let Some((admissions, releases, orphans)) = batch else {
             tokio::select! {
                 _ = queue.wake.notified() => continue,
                 _ = shutdown.changed() => return,
             }
-        }
+        };
         let Some(inner) = inner.upgrade() else { return };
         let sent = send(&inner, &keys, admissions, releases, orphans).await;
         let mut state = lock(&queue.state);
@@ -277,20 +276,21 @@ async fn send(
         _ => Err(StoreError::Protocol(format!("admit answered {r:?}"))),
     });
     let mut sent = Sent::default();
-    if let Err(e) = &reply {
-        // Not sent at all only when the breaker refused it.
-        let maybe_run = !matches!(e, StoreError::Down);
+    // Not sent at all only when the breaker refused it.
+    let maybe_run = !matches!(reply, Err(StoreError::Down));
+    if reply.is_err() {
         sent.orphans = releases;
-        if maybe_run {
-            let holding = admissions.iter().filter(|p| !p.entry.pools.is_empty());
-            sent.orphans.extend(holding.map(|p| p.entry.lease()));
-        }
     }
     for (i, p) in admissions.into_iter().enumerate() {
         let answer = match &reply {
-            Err(e) => Err(e.clone()),
+            Err(e) => {
+                if maybe_run && !p.entry.pools.is_empty() {
+                    sent.orphans.push(p.entry.into_lease());
+                }
+                Err(e.clone())
+            }
             Ok(answers) => match answers.get(2 * i..2 * i + 2) {
-                Some([1, _]) => Ok(Admission::Granted(p.entry.lease())),
+                Some([1, _]) => Ok(Admission::Granted(p.entry.into_lease())),
                 Some(&[0, wait]) if wait > 0 => Ok(Admission::Wait(
                     std::time::Duration::from_millis(wait as u64),
                 )),

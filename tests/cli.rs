@@ -82,10 +82,7 @@ async fn check_online_performs_one_refresh_and_prints_the_grant() {
     fake.set_granted_scope(Some(
         "ZohoCRM.modules.leads.READ ZohoCRM.modules.contacts.ALL Desk.tickets.READ",
     ));
-    let dir = temp_dir("online");
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    let config = fake.proxy_config("127.0.0.1:0", "", "ca_file = \"ca.pem\"", common::ALLOW_ALL);
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let dir = common::binary::config_dir("online", &fake, "", "", common::ALLOW_ALL);
     let out = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || {
@@ -280,21 +277,19 @@ fn scopes_list_prints_the_whole_catalog_with_sources() {
 /// few requests (including one that makes the proxy refresh and replay),
 /// stops it with SIGTERM and returns what it logged.
 async fn logs_of_a_session(fake: &FakeZoho, log_format: &str, rust_log: &str) -> String {
-    let dir = temp_dir(&format!("logs-{log_format}"));
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
     // Tokens here are seconds old when the fake revokes them. The client
-    // sends its key as a Zoho token, as a legacy app would.
-    let config = fake.proxy_config(
-        "127.0.0.1:0",
+    // sends its key as a Zoho token, as a legacy app would. A fixed admin
+    // port is not needed; the proxy port is read from the log.
+    let dir = common::binary::config_dir(
+        &format!("logs-{log_format}"),
+        fake,
         "",
-        "ca_file = \"ca.pem\"\nrejected_token_min_age = \"0s\"",
+        "rejected_token_min_age = \"0s\"",
         &format!(
             "{}\n[[clients]]\nname = \"legacy-app\"\nkey = \"1000.client-own-secret-token\"\n",
             common::ALLOW_ALL
         ),
     );
-    // A fixed admin port is not needed; the proxy port is read from the log.
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
     let log_path = dir.join("stderr.log");
     let mut child = bin()
         .args(["--log-format", log_format, "run", "--config"])
@@ -435,18 +430,10 @@ async fn json_logs_have_one_line_per_request_with_its_id() {
 /// work: with the proxy idle and running, every request's line is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_workers_log_lines_are_written_while_the_proxy_idles() {
-    use common::binary::{temp_dir, Binary};
+    use common::binary::{config_dir, Binary};
     const N: usize = 12;
     let fake = FakeZoho::start().await.unwrap();
-    let dir = temp_dir("log-batches");
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    let config = fake.proxy_config(
-        "127.0.0.1:0",
-        "workers = 3",
-        "ca_file = \"ca.pem\"",
-        common::ALLOW_ALL,
-    );
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let dir = config_dir("log-batches", &fake, "workers = 3", "", common::ALLOW_ALL);
     let mut proxy = Binary::spawn(&dir, None);
     let addr = proxy.addr().await;
     // One connection each: the kernel spreads them over the three workers.

@@ -467,7 +467,7 @@ async fn gen_key_prints_a_fresh_key_and_a_block_that_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_remote_without_clients_warns_at_start() {
-    use common::binary::{temp_dir, Binary};
+    use common::binary::{config_dir, Binary};
     let fake = FakeZoho::start().await.unwrap();
     let warning = "allow_remote = true and no [[clients]]";
     for (name, extra, warns) in [
@@ -478,15 +478,13 @@ async fn allow_remote_without_clients_warns_at_start() {
             false,
         ),
     ] {
-        let dir = temp_dir(&format!("allow-remote-{name}"));
-        std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-        let config = fake.proxy_config(
-            "127.0.0.1:0",
+        let dir = config_dir(
+            &format!("allow-remote-{name}"),
+            &fake,
             "allow_remote = true",
-            "ca_file = \"ca.pem\"",
+            "",
             &format!("{ROUTES}\n{extra}"),
         );
-        std::fs::write(dir.join("proxy.toml"), config).unwrap();
         let mut proxy = Binary::spawn(&dir, None);
         proxy.addr().await;
         let log = proxy.log.clone();

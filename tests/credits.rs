@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::binary::{temp_dir, Binary};
+use common::binary::{config_dir, Binary};
 use common::Harness;
 use http::{Request, StatusCode};
 use zoho_proxy::body::full;
@@ -162,16 +162,14 @@ async fn zohos_remaining_credits_and_a_credit_429_correct_the_estimate() {
 #[tokio::test]
 async fn a_restart_keeps_the_days_credits_beside_the_token_cache() {
     let fake = FakeZoho::start().await.unwrap();
-    let dir = temp_dir("credits-restart");
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    let config = fake.proxy_config(
-        "127.0.0.1:0",
+    let dir = config_dir(
+        "credits-restart",
+        &fake,
         "",
-        "ca_file = \"ca.pem\"\ntoken_cache = \"cache/token.json\"\ndaily_credits = 50",
+        "token_cache = \"cache/token.json\"\ndaily_credits = 50",
         common::ALLOW_ALL,
     );
     std::fs::create_dir_all(dir.join("cache")).unwrap();
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
     let get = |addr| async move {
         common::raw_request(
             addr,
@@ -220,15 +218,13 @@ async fn a_restart_keeps_the_days_credits_beside_the_token_cache() {
 #[tokio::test]
 async fn the_credits_command_shows_budgets_spent_credits_and_zohos_prices() {
     let fake = FakeZoho::start().await.unwrap();
-    let dir = temp_dir("credits-cli");
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    let config = fake.proxy_config(
-        "127.0.0.1:0",
+    let dir = config_dir(
+        "credits-cli",
+        &fake,
         "",
-        "ca_file = \"ca.pem\"\ndaily_credits = 5000\nreserve = \"10%\"",
+        "daily_credits = 5000\nreserve = \"10%\"",
         ROUTES,
     );
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
     fake.script_api(ApiReply::status(
         200,
         r#"{"__apis":[

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::binary::{temp_dir, Binary};
+use common::binary::{config_dir, Binary};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, Instant};
 use zoho_proxy::fake::{ApiReply, FakeZoho};
@@ -20,10 +20,7 @@ async fn get(addr: SocketAddr) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_file_descriptors_is_ridden_out_quietly() {
     let fake = FakeZoho::start().await.unwrap();
-    let dir = temp_dir("fd-exhaustion");
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
-    let config = fake.proxy_config("127.0.0.1:0", "", "ca_file = \"ca.pem\"", common::ALLOW_ALL);
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let dir = config_dir("fd-exhaustion", &fake, "", "", common::ALLOW_ALL);
     let mut bin = Binary::spawn(&dir, Some(256));
     let addr = bin.addr().await;
     let until = Instant::now() + Duration::from_secs(10);

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::binary::{temp_dir, Binary};
+use common::binary::{config_dir, Binary};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{sleep, timeout, Instant};
@@ -21,11 +21,8 @@ const SHORT_PACE: &str =
 /// The real binary in front of `fake`, with `server` lines, serving once
 /// it holds a token.
 async fn proxy(fake: &FakeZoho, name: &str, server: &str) -> (Binary, SocketAddr) {
-    let dir = temp_dir(name);
-    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
     let routes = format!("[rate_limit]\nmax_concurrent = 10\n\n{}", common::ALLOW_ALL);
-    let config = fake.proxy_config("127.0.0.1:0", server, "ca_file = \"ca.pem\"", &routes);
-    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    let dir = config_dir(name, fake, server, "", &routes);
     let mut bin = Binary::spawn(&dir, None);
     let addr = bin.addr().await;
     for _ in 0..500 {

@@ -18,6 +18,24 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh directory `name` holding the fake's CA (`ca.pem`) and a
+/// `proxy.toml` in front of the fake, listening on a free port: `server`
+/// lines, `ca_file = "ca.pem"` then `zoho` lines, and `routes`.
+pub fn config_dir(
+    name: &str,
+    fake: &zoho_proxy::fake::FakeZoho,
+    server: &str,
+    zoho: &str,
+    routes: &str,
+) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("ca.pem"), fake.ca_pem()).unwrap();
+    let zoho = format!("ca_file = \"ca.pem\"\n{zoho}");
+    let config = fake.proxy_config("127.0.0.1:0", server, &zoho, routes);
+    std::fs::write(dir.join("proxy.toml"), config).unwrap();
+    dir
+}
+
 /// A running `zoho-proxy run`; killed when dropped.
 pub struct Binary {
     child: Option<Child>,

@@ -354,7 +354,10 @@ async fn kept_bodies_share_one_memory_budget_and_past_it_stream_unreplayed() {
 #[tokio::test]
 async fn past_max_connections_accepting_waits_until_one_closes() {
     use tokio::io::AsyncWriteExt;
-    let h = harness("max_connections = 2", "").await;
+    // One worker, so one listening socket whose queue is first come, first
+    // accepted (with several, each has its own queue and the third
+    // connection could be accepted before the second).
+    let h = harness("max_connections = 2\nworkers = 1", "").await;
     // Two connections with unfinished heads take both slots.
     let mut held = Vec::new();
     for _ in 0..2 {
@@ -364,8 +367,8 @@ async fn past_max_connections_accepting_waits_until_one_closes() {
             .unwrap();
         held.push(s);
     }
-    // No wait needed: the kernel hands connections to accept() in the order
-    // they were made, so the proxy takes these two before the third.
+    // No wait needed: the kernel hands the socket's connections to accept()
+    // in the order they were made, so the proxy takes these two first.
     let head = "GET /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let addr = h.addr;
     let mut third = tokio::spawn(async move { common::raw_request(addr, head).await.0 });
